@@ -1,0 +1,117 @@
+"""The audit trail: every Decision stored with its reason, evidence, policy and outcome.
+
+Outcomes close the loop: a retry that was followed by a successful run is
+``succeeded``, one followed by another failure ``failed``; a quarantine later
+``released`` or ``discarded``. The retry policy reads them back as history.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sutura.errors import NotFound
+from sutura.ontology import Action, Decision, Diagnosis, FailureKind
+from sutura.store import schema as t
+from sutura.store.db import dumps
+
+__all__ = ["list_decisions", "record", "record_outcome", "signature_history"]
+
+
+def record(
+    conn: Connection,
+    decision: Decision,
+    now: datetime,
+    *,
+    job_id: int | None = None,
+    run_id: str | None = None,
+) -> Decision:
+    """Store a decision and return it with its id and time."""
+    decision_id = decision.id or str(uuid.uuid4())
+    diag = decision.diagnosis
+    conn.execute(
+        t.decision.insert().values(
+            id=decision_id,
+            action=decision.action.value,
+            subject=decision.subject,
+            reason=decision.reason,
+            evidence=dumps(list(decision.evidence)),
+            policy=decision.policy or "unknown",
+            delay_seconds=decision.delay_seconds,
+            diagnosis=dumps(diag.to_dict()) if diag else None,
+            signature=diag.signature if diag else None,
+            source=diag.source if diag else None,
+            job_id=job_id,
+            run_id=run_id,
+            outcome=decision.outcome,
+            created_at=now,
+        )
+    )
+    return _replace(decision, id=decision_id, created_at=now)
+
+
+def _replace(decision: Decision, **changes: Any) -> Decision:
+    from dataclasses import replace
+
+    return replace(decision, **changes)
+
+
+def record_outcome(conn: Connection, decision_id: str, outcome: str, now: datetime) -> None:
+    updated = conn.execute(
+        t.decision.update().where(t.decision.c.id == decision_id).values(outcome=outcome, outcome_at=now)
+    )
+    if updated.rowcount == 0:
+        raise NotFound(f"no decision {decision_id!r}")
+
+
+def _to_decision(row: Any) -> Decision:
+    diag = None
+    if row.diagnosis:
+        d = json.loads(row.diagnosis)
+        diag = Diagnosis(
+            kind=FailureKind(d["kind"]),
+            confidence=d["confidence"],
+            evidence=tuple(d.get("evidence") or ()),
+            signature=d.get("signature"),
+            source=d.get("source"),
+        )
+    created = row.created_at
+    if created is not None and created.tzinfo is None:
+        created = created.replace(tzinfo=timezone.utc)
+    return Decision(
+        action=Action(row.action),
+        subject=row.subject,
+        reason=row.reason,
+        evidence=tuple(json.loads(row.evidence)),
+        policy=row.policy,
+        delay_seconds=row.delay_seconds,
+        diagnosis=diag,
+        id=row.id,
+        outcome=row.outcome,
+        created_at=created,
+    )
+
+
+def list_decisions(conn: Connection, subject: str | None, action: str | None, limit: int) -> list[Decision]:
+    q = sa.select(t.decision)
+    if subject:
+        q = q.where(t.decision.c.subject == subject)
+    if action:
+        q = q.where(t.decision.c.action == Action(action).value)
+    q = q.order_by(t.decision.c.created_at.desc(), t.decision.c.id).limit(limit)
+    return [_to_decision(r) for r in conn.execute(q)]
+
+
+def signature_history(conn: Connection, signature: str, limit: int = 20) -> dict[str, int]:
+    """How earlier retries of this error signature turned out: counts by outcome."""
+    rows = conn.execute(
+        sa.select(t.decision.c.outcome, sa.func.count())
+        .where(t.decision.c.signature == signature, t.decision.c.action == Action.RETRY.value)
+        .group_by(t.decision.c.outcome)
+    )
+    return {(outcome or "pending"): n for outcome, n in rows}

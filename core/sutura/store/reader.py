@@ -1,0 +1,359 @@
+"""Queries over the graph: node lookup, lineage walks, runs, versions.
+
+Lineage is walked with recursive CTEs over ``job_io`` (dataset -> job -> dataset) and
+``field_lineage``; depth counts dataset hops (a job sits between two hops), capped by
+the caller. Answers use Marquez's graph shape so existing tooling reads them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import timezone
+from typing import Any, Iterable
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from sutura.errors import NotFound
+from sutura.ontology import Dataset, DatasetVersion, Job, Run, RunState, VersionStatus, node_id, parse_node_id
+from sutura.store import schema as t
+
+__all__ = ["Node", "dataset_row", "lineage", "resolve", "run_of", "runs_of", "to_dataset", "to_job", "versions_of"]
+
+
+@dataclass(frozen=True)
+class Node:
+    kind: str  # dataset | job | run | field
+    id: Any  # row id (dataset, job, field) or runId (run)
+    node_id: str
+
+
+def _utc(value: Any) -> Any:
+    if value is not None and getattr(value, "tzinfo", 1) is None:
+        return value.replace(tzinfo=timezone.utc)
+    return value
+
+
+def resolve(conn: Connection, ref: str) -> Node:
+    """Find the node a node id names; namespaces with colons are tried at every split."""
+    kind, first, name = parse_node_id(ref)
+    if kind == "run":
+        if conn.execute(sa.select(t.run.c.id).where(t.run.c.run_id == first)).first() is None:
+            raise NotFound(f"no run {first!r} in the store")
+        return Node("run", first, ref)
+    rest = ref[len(kind) + 1 :]
+    if kind == "field":
+        ds_part, _, column = rest.rpartition(":")
+        ds_id = _find(conn, "dataset", ds_part)
+        fid = None
+        if ds_id is not None:
+            fid = conn.execute(sa.select(t.field.c.id).where(t.field.c.dataset_id == ds_id, t.field.c.name == column)).scalar()
+        if fid is None:
+            raise NotFound(f"no field {ref!r} in the store")
+        return Node("field", fid, ref)
+    found = _find(conn, kind, rest)
+    if found is None:
+        raise NotFound(f"no {kind} {ref!r} in the store")
+    return Node(kind, found, ref)
+
+
+def _find(conn: Connection, kind: str, rest: str) -> int | None:
+    """Try every ``namespace:name`` split of ``rest``, longest namespace first."""
+    splits = [(rest[:i], rest[i + 1 :]) for i, ch in enumerate(rest) if ch == ":"]
+    for ns, nm in reversed(splits):
+        if kind == "dataset":
+            found = _dataset_by_name(conn, ns, nm)
+        else:
+            found = conn.execute(sa.select(t.job.c.id).where(t.job.c.namespace == ns, t.job.c.name == nm)).scalar()
+        if found is not None:
+            return found
+    return None
+
+
+def _dataset_by_name(conn: Connection, namespace: str, name: str) -> int | None:
+    row = conn.execute(
+        sa.select(t.dataset.c.id, t.dataset.c.canonical_id).where(t.dataset.c.namespace == namespace, t.dataset.c.name == name)
+    ).first()
+    return None if row is None else (row.canonical_id or row.id)
+
+
+def dataset_row(conn: Connection, dataset_id: int) -> Any:
+    return conn.execute(sa.select(t.dataset).where(t.dataset.c.id == dataset_id)).one()
+
+
+def to_dataset(row: Any, with_facets: bool = False) -> Dataset:
+    return Dataset(row.namespace, row.name, json.loads(row.facets) if with_facets else {})
+
+
+def to_job(row: Any, with_facets: bool = False) -> Job:
+    return Job(row.namespace, row.name, row.type, row.integration, json.loads(row.facets) if with_facets else {})
+
+
+# -- lineage ---------------------------------------------------------------------------
+
+_UP = """
+WITH RECURSIVE walk(dataset_id, depth) AS (
+    SELECT id, 0 FROM dataset WHERE id IN ({seeds})
+    UNION
+    SELECT i.dataset_id, walk.depth + 1
+    FROM walk
+    JOIN job_io o ON o.dataset_id = walk.dataset_id AND o.direction = '{near}'
+    JOIN job_io i ON i.job_id = o.job_id AND i.direction = '{far}'
+    WHERE walk.depth < :depth
+)
+SELECT dataset_id, MIN(depth) AS depth FROM walk GROUP BY dataset_id
+"""
+
+
+def _walk(conn: Connection, seeds: Iterable[int], direction: str, depth: int) -> dict[int, int]:
+    seeds = list(seeds)
+    if not seeds or depth < 0:
+        return {s: 0 for s in seeds}
+    near, far = ("out", "in") if direction == "upstream" else ("in", "out")
+    sql = _UP.format(seeds=",".join(str(int(s)) for s in seeds), near=near, far=far)
+    return {r.dataset_id: r.depth for r in conn.execute(sa.text(sql), {"depth": depth})}
+
+
+def lineage(conn: Connection, node: Node, direction: str, depth: int) -> dict[str, Any]:
+    """Datasets and jobs within ``depth`` dataset hops of ``node``, Marquez-shaped."""
+    if direction not in ("upstream", "downstream", "both"):
+        raise ValueError("direction must be upstream, downstream or both")
+    if node.kind == "run":
+        job_id = conn.execute(sa.select(t.run.c.job_id).where(t.run.c.run_id == node.id)).scalar_one()
+        node = Node("job", job_id, "")
+    datasets: dict[int, int] = {}
+    jobs: set[int] = set()
+    if node.kind == "dataset":
+        seeds_up = seeds_down = [node.id]
+        datasets[node.id] = 0
+    elif node.kind == "job":
+        jobs.add(node.id)
+        io = conn.execute(sa.select(t.job_io.c.dataset_id, t.job_io.c.direction).where(t.job_io.c.job_id == node.id)).all()
+        seeds_up = [r.dataset_id for r in io if r.direction == "in"]
+        seeds_down = [r.dataset_id for r in io if r.direction == "out"]
+        depth = max(depth - 1, 0)
+    else:
+        raise ValueError(f"lineage of a {node.kind} node: use columns=True for fields")
+    for way, seeds in (("upstream", seeds_up), ("downstream", seeds_down)):
+        if direction in (way, "both"):
+            for ds_id, d in _walk(conn, seeds, way, depth).items():
+                datasets[ds_id] = min(d, datasets.get(ds_id, d))
+            jobs |= _connecting_jobs(conn, datasets, way, depth)
+    return _graph(conn, datasets, jobs)
+
+
+def _connecting_jobs(conn: Connection, datasets: dict[int, int], way: str, depth: int) -> set[int]:
+    inner = [d for d, level in datasets.items() if level < depth]
+    if not inner:
+        return set()
+    side = "out" if way == "upstream" else "in"
+    found: set[int] = set()
+    for chunk in _chunks(inner):
+        found |= {
+            r.job_id
+            for r in conn.execute(
+                sa.select(t.job_io.c.job_id).where(t.job_io.c.dataset_id.in_(chunk), t.job_io.c.direction == side)
+            )
+        }
+    return found
+
+
+def _chunks(values: list[int], size: int = 900) -> Iterable[list[int]]:
+    for i in range(0, len(values), size):
+        yield values[i : i + size]
+
+
+def _graph(conn: Connection, datasets: dict[int, int], jobs: set[int]) -> dict[str, Any]:
+    ds_rows = {}
+    for chunk in _chunks(list(datasets)):
+        for r in conn.execute(sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name).where(t.dataset.c.id.in_(chunk))):
+            ds_rows[r.id] = r
+    job_rows = {}
+    edges: list[Any] = []
+    for chunk in _chunks(list(jobs)):
+        for r in conn.execute(
+            sa.select(t.job.c.id, t.job.c.namespace, t.job.c.name, t.job.c.type, t.job.c.integration).where(t.job.c.id.in_(chunk))
+        ):
+            job_rows[r.id] = r
+        edges.extend(conn.execute(sa.select(t.job_io).where(t.job_io.c.job_id.in_(chunk))))
+    states = _latest_states(conn, list(job_rows))
+
+    def did(r: Any) -> str:
+        return node_id("dataset", r.namespace, r.name)
+
+    def jid(r: Any) -> str:
+        return node_id("job", r.namespace, r.name)
+
+    nodes: dict[str, dict[str, Any]] = {}
+    for r in ds_rows.values():
+        nodes[did(r)] = {
+            "id": did(r),
+            "type": "DATASET",
+            "data": {"namespace": r.namespace, "name": r.name},
+            "inEdges": [],
+            "outEdges": [],
+        }
+    for r in job_rows.values():
+        nodes[jid(r)] = {
+            "id": jid(r),
+            "type": "JOB",
+            "data": {
+                "namespace": r.namespace,
+                "name": r.name,
+                "type": r.type,
+                "integration": r.integration,
+                "latestRunState": states.get(r.id),
+            },
+            "inEdges": [],
+            "outEdges": [],
+        }
+    for e in edges:
+        ds = ds_rows.get(e.dataset_id)
+        jb = job_rows.get(e.job_id)
+        if ds is None or jb is None:
+            continue
+        origin, dest = (did(ds), jid(jb)) if e.direction == "in" else (jid(jb), did(ds))
+        link = {"origin": origin, "destination": dest}
+        nodes[origin]["outEdges"].append(link)
+        nodes[dest]["inEdges"].append(link)
+    for n in nodes.values():
+        n["inEdges"].sort(key=lambda x: x["origin"])
+        n["outEdges"].sort(key=lambda x: x["destination"])
+    return {"graph": sorted(nodes.values(), key=lambda n: n["id"])}
+
+
+def _latest_states(conn: Connection, job_ids: list[int]) -> dict[int, str]:
+    if not job_ids:
+        return {}
+    latest = (
+        sa.select(t.run.c.job_id, sa.func.max(t.run.c.started_at).label("started"))
+        .where(t.run.c.job_id.in_(job_ids))
+        .group_by(t.run.c.job_id)
+        .subquery()
+    )
+    rows = conn.execute(
+        sa.select(t.run.c.job_id, t.run.c.state).join(
+            latest, sa.and_(t.run.c.job_id == latest.c.job_id, t.run.c.started_at == latest.c.started)
+        )
+    )
+    return {r.job_id: r.state for r in rows}
+
+
+_FIELD_WALK = """
+WITH RECURSIVE walk(field_id, depth) AS (
+    SELECT id, 0 FROM field WHERE id IN ({seeds})
+    UNION
+    SELECT fl.{far}, walk.depth + 1 FROM walk JOIN field_lineage fl ON fl.{near} = walk.field_id
+    WHERE walk.depth < :depth
+)
+SELECT field_id, MIN(depth) AS depth FROM walk GROUP BY field_id
+"""
+
+
+def column_lineage(conn: Connection, node: Node, direction: str, depth: int) -> dict[str, Any]:
+    """Field-level lineage of a dataset (all its fields) or of one field."""
+    if node.kind == "dataset":
+        seeds = [r.id for r in conn.execute(sa.select(t.field.c.id).where(t.field.c.dataset_id == node.id))]
+    elif node.kind == "field":
+        seeds = [node.id]
+    else:
+        raise ValueError("column lineage starts at a dataset or a field")
+    fields: set[int] = set(seeds)
+    ways = [("upstream", "field_id", "source_field_id"), ("downstream", "source_field_id", "field_id")]
+    for way, near, far in ways:
+        if direction in (way, "both") and seeds:
+            sql = _FIELD_WALK.format(seeds=",".join(map(str, seeds)), near=near, far=far)
+            fields |= {r.field_id for r in conn.execute(sa.text(sql), {"depth": depth})}
+    rows = {}
+    for chunk in _chunks(list(fields)):
+        q = (
+            sa.select(t.field.c.id, t.field.c.name, t.field.c.type, t.dataset.c.namespace, t.dataset.c.name.label("dataset"))
+            .join(t.dataset, t.dataset.c.id == t.field.c.dataset_id)
+            .where(t.field.c.id.in_(chunk))
+        )
+        rows.update({r.id: r for r in conn.execute(q)})
+    edges = []
+    for chunk in _chunks(list(fields)):
+        edges.extend(conn.execute(sa.select(t.field_lineage).where(t.field_lineage.c.field_id.in_(chunk))))
+
+    def fid(r: Any) -> str:
+        return f"field:{r.namespace}:{r.dataset}:{r.name}"
+
+    nodes = {
+        fid(r): {
+            "id": fid(r),
+            "type": "FIELD",
+            "data": {"namespace": r.namespace, "dataset": r.dataset, "field": r.name, "type": r.type},
+            "inEdges": [],
+            "outEdges": [],
+        }
+        for r in rows.values()
+    }
+    for e in edges:
+        src, dst = rows.get(e.source_field_id), rows.get(e.field_id)
+        if src is None or dst is None:
+            continue
+        link = {"origin": fid(src), "destination": fid(dst), "transformations": json.loads(e.transformations)}
+        nodes[fid(src)]["outEdges"].append(link)
+        nodes[fid(dst)]["inEdges"].append(link)
+    return {"graph": sorted(nodes.values(), key=lambda n: n["id"])}
+
+
+# -- runs and versions -------------------------------------------------------------------
+
+
+def _run(row: Any, job: Job) -> Run:
+    return Run(
+        run_id=row.run_id,
+        job=job,
+        state=RunState(row.state) if row.state else RunState.OTHER,
+        attempt=row.attempt,
+        parent_run_id=row.parent_run_id,
+        started_at=_utc(row.started_at),
+        ended_at=_utc(row.ended_at),
+        nominal_start=_utc(row.nominal_start),
+        error_message=row.error_message,
+        facets=json.loads(row.facets),
+    )
+
+
+def run_of(conn: Connection, run_id: str) -> Run:
+    row = conn.execute(sa.select(t.run).where(t.run.c.run_id == run_id)).first()
+    if row is None:
+        raise NotFound(f"no run {run_id!r} in the store")
+    job = conn.execute(sa.select(t.job).where(t.job.c.id == row.job_id)).one()
+    return _run(row, to_job(job))
+
+
+def runs_of(conn: Connection, job_id: int, limit: int) -> list[Run]:
+    job = to_job(conn.execute(sa.select(t.job).where(t.job.c.id == job_id)).one())
+    rows = conn.execute(
+        sa.select(t.run)
+        .where(t.run.c.job_id == job_id)
+        .order_by(t.run.c.started_at.desc().nulls_last(), t.run.c.id.desc())
+        .limit(limit)
+    )
+    return [_run(r, job) for r in rows]
+
+
+def to_version(row: Any, dataset: Dataset) -> DatasetVersion:
+    return DatasetVersion(
+        dataset=dataset,
+        fingerprint=row.fingerprint,
+        content_fingerprint=row.content_fingerprint,
+        status=VersionStatus(row.status),
+        run_id=row.run_id,
+        created_at=_utc(row.created_at),
+        row_count=row.row_count,
+        schema_hash=row.schema_hash,
+    )
+
+
+def versions_of(conn: Connection, dataset_id: int, limit: int, status: Iterable[str] | None = None) -> list[DatasetVersion]:
+    ds = to_dataset(dataset_row(conn, dataset_id))
+    q = sa.select(t.dataset_version).where(t.dataset_version.c.dataset_id == dataset_id)
+    if status is not None:
+        q = q.where(t.dataset_version.c.status.in_(list(status)))
+    q = q.order_by(t.dataset_version.c.created_at.desc(), t.dataset_version.c.id.desc()).limit(limit)
+    return [to_version(r, ds) for r in conn.execute(q)]
