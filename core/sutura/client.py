@@ -9,14 +9,15 @@ the caller's problem, not an outage).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Mapping, Sequence
-
-import httpx
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Sequence
 
 from sutura import codec
 from sutura.api import Change, Direction, Explanation, IngestResult, NodeRef, RunRequest, Staleness
 from sutura.errors import EngineUnavailable, InvalidEvent, NotFound, SuturaError
 from sutura.ontology import CheckResult, DatasetVersion, Decision, Failure, Incident, Run
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["RemoteEngine"]
 
@@ -31,6 +32,8 @@ class RemoteEngine:
     """Talks to ``sutura serve`` at ``url``; ``token`` is sent as a bearer token."""
 
     def __init__(self, url: str, *, token: str | None = None, timeout: float = 5.0, transport: httpx.BaseTransport | None = None):
+        import httpx
+
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.url = url.rstrip("/")
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout, transport=transport)
@@ -48,6 +51,8 @@ class RemoteEngine:
         return f"RemoteEngine({self.url!r})"
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         try:
             response = self._http.request(method, path, **kwargs)
         except httpx.HTTPError as exc:

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sutura.api import Explanation
+from sutura.diagnose.upstream import dataset_problem, last_run
 from sutura.errors import NotFound
 from sutura.hookspecs import hookimpl
 from sutura.ontology import Incident, IncidentState, VersionStatus, node_id
@@ -35,18 +36,9 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
-def _last_run(conn: Connection, job_id: int) -> Any:
-    return conn.execute(
-        sa.select(t.run)
-        .where(t.run.c.job_id == job_id, t.run.c.state.is_not(None))
-        .order_by(t.run.c.started_at.desc().nulls_last(), t.run.c.id.desc())
-        .limit(1)
-    ).first()
-
-
 def _job_link(conn: Connection, job_id: int) -> dict[str, Any]:
     job = conn.execute(sa.select(t.job).where(t.job.c.id == job_id)).one()
-    run = _last_run(conn, job_id)
+    run = last_run(conn, job_id)
     kind = f"{(job.integration or '').lower()} {(job.type or 'job').lower()}".strip()
     link: dict[str, Any] = {"id": node_id("job", job.namespace, job.name), "type": kind, "state": None, "at": None, "evidence": None}
     if run is not None:
@@ -66,37 +58,6 @@ def _job_link(conn: Connection, job_id: int) -> dict[str, Any]:
     return link
 
 
-def _dataset_problem(conn: Connection, ds_id: int) -> tuple[str, str | None, int | None] | None:
-    """(state, evidence, producer job id) when a dataset is unhealthy, else None."""
-    v = t.dataset_version
-    newest = conn.execute(
-        sa.select(v.c.id, v.c.status, v.c.run_id, v.c.created_at)
-        .where(v.c.dataset_id == ds_id, v.c.status != VersionStatus.DISCARDED.value)
-        .order_by(v.c.created_at.desc(), v.c.id.desc())
-        .limit(1)
-    ).first()
-    producers = [
-        r.job_id for r in conn.execute(sa.select(t.job_io.c.job_id).where(t.job_io.c.dataset_id == ds_id, t.job_io.c.direction == "out"))
-    ]
-    if newest is not None:
-        failed = conn.execute(
-            sa.select(t.check_result.c.assertion, t.check_result.c.field).where(
-                t.check_result.c.version_id == newest.id, t.check_result.c.success.is_(False)
-            )
-        ).all()
-        writer_job = conn.execute(sa.select(t.run.c.job_id).where(t.run.c.run_id == newest.run_id)).scalar() if newest.run_id else None
-        if newest.status == VersionStatus.QUARANTINED.value or failed:
-            names = ", ".join(f.assertion for f in failed[:3]) or "its checks"
-            state = "QUARANTINED" if newest.status == VersionStatus.QUARANTINED.value else "FAILED_CHECKS"
-            return state, f"newest version failed {names}", writer_job or (producers[0] if producers else None)
-    for job_id in producers:
-        run = _last_run(conn, job_id)
-        if run is not None and run.state in ("FAIL", "ABORT"):
-            job = conn.execute(sa.select(t.job.c.namespace, t.job.c.name).where(t.job.c.id == job_id)).one()
-            return "STALE", f"last written by a run that did not complete ({job.name} {run.state})", job_id
-    return None
-
-
 def _unhealthy_input(conn: Connection, job_id: int, seen: set[str]) -> tuple[dict[str, Any], int | None] | None:
     inputs = conn.execute(
         sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name)
@@ -109,7 +70,7 @@ def _unhealthy_input(conn: Connection, job_id: int, seen: set[str]) -> tuple[dic
         ds_node = node_id("dataset", ds.namespace, ds.name)
         if ds_node in seen:
             continue
-        problem = _dataset_problem(conn, ds.id)
+        problem = dataset_problem(conn, ds.id)
         if problem is not None:
             state, evidence, producer = problem
             found.append(({"id": ds_node, "type": "dataset", "state": state, "at": None, "evidence": evidence}, producer))
@@ -118,6 +79,19 @@ def _unhealthy_input(conn: Connection, job_id: int, seen: set[str]) -> tuple[dic
     # The earliest failure is the likeliest cause: prefer stale (a failed producer) over bad data.
     found.sort(key=lambda item: (item[0]["state"] != "STALE", item[0]["id"]))
     return found[0]
+
+
+def _failed_child(conn: Connection, job_id: int) -> int | None:
+    """The job of a failed child run of this job's latest run (an Airflow task of a DAG run)."""
+    run = last_run(conn, job_id)
+    if run is None:
+        return None
+    return conn.execute(
+        sa.select(t.run.c.job_id)
+        .where(t.run.c.parent_run_id == run.run_id, t.run.c.state.in_(("FAIL", "ABORT")), t.run.c.job_id != job_id)
+        .order_by(t.run.c.ended_at, t.run.c.id)
+        .limit(1)
+    ).scalar()
 
 
 def chain_for(conn: Connection, ref: str) -> list[dict[str, Any]]:
@@ -131,7 +105,7 @@ def chain_for(conn: Connection, ref: str) -> list[dict[str, Any]]:
     elif node.kind == "job":
         job_id = node.id
     elif node.kind == "dataset":
-        problem = _dataset_problem(conn, node.id)
+        problem = dataset_problem(conn, node.id)
         if problem is None:
             return []
         state, evidence, job_id = problem
@@ -147,6 +121,10 @@ def chain_for(conn: Connection, ref: str) -> list[dict[str, Any]]:
             break
         seen.add(link["id"])
         chain.append(link)
+        child = _failed_child(conn, job_id) if link["state"] in ("FAIL", "ABORT") else None
+        if child is not None:  # a DAG run fails because a task of it failed
+            job_id = child
+            continue
         step = _unhealthy_input(conn, job_id, seen)
         if step is None:
             break

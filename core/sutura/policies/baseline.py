@@ -10,14 +10,16 @@ columns), which the change planner uses to hold the affected models.
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sutura.ontology import VersionStatus
 from sutura.store import schema as t
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["anomalies", "classify_schema_change", "zscore"]
 
@@ -26,6 +28,7 @@ _LIVE = (VersionStatus.PUBLISHED.value, VersionStatus.RELEASED.value)
 
 def zscore(history: pd.Series, value: float) -> float:
     """Robust z-score of ``value`` against ``history`` (median / 1.4826·MAD, std as fallback)."""
+    import pandas as pd
     history = history.dropna().astype(float)
     if history.empty:
         return 0.0
@@ -76,6 +79,8 @@ def anomalies(conn: Connection, dataset_id: int, version: Any, settings: Any) ->
             found.append(f"{kind} schema change: {', '.join(details)}")
     if len(rows) < settings.get("baseline.min_history"):
         return found
+    import pandas as pd  # only once there is enough history to learn from
+
     limit = settings.get("baseline.z_threshold")
     history = pd.DataFrame([{"rows": r.row_count, "at": pd.Timestamp(r.status_at)} for r in rows])
     if version.row_count is not None and history["rows"].notna().any():
@@ -103,6 +108,8 @@ def _column_anomalies(rows: list[Any], version: Any, limit: float) -> list[str]:
                 frames.append({"column": column, "null_rate": (m.get("nullCount") or 0) / r.row_count, "mean": _mean(m)})
     if not frames:
         return []
+    import pandas as pd
+
     history = pd.DataFrame(frames)
     found = []
     for column, m in current.items():

@@ -106,7 +106,7 @@ def plan_runs(
         if _reads_quarantine(conn, job_id):
             continue
         row = conn.execute(sa.select(t.job).where(t.job.c.id == job_id)).one()
-        job = reader.to_job(row)
+        job = reader.to_job(row, with_facets=True)
         if job_id in breaking:
             held.append((job, breaking[job_id]))
             continue
@@ -157,7 +157,8 @@ def _with_parent(conn: Connection, job_id: int, job: Job) -> Job:
     ).first()
     if parent is None:
         return job
-    return Job(job.namespace, job.name, job.type, job.integration, {"sutura_parent": {"namespace": parent.namespace, "name": parent.name}})
+    facets = {**job.facets, "sutura_parent": {"namespace": parent.namespace, "name": parent.name}}
+    return Job(job.namespace, job.name, job.type, job.integration, facets)
 
 
 @hookimpl(trylast=True)
@@ -176,7 +177,13 @@ def sutura_run_target(job: Job) -> tuple[str, str] | None:
     if integration == "DBT":
         if job.type not in (None, "MODEL", "SNAPSHOT", "SEED"):
             return None  # tests run with their model
-        return "DBT", job.name.rsplit(".", 1)[-1] if "." in job.name else job.name
+        unique_id = (job.facets.get("dbt_node") or {}).get("unique_id")
+        if unique_id:  # model.<project>.<name>
+            return "DBT", unique_id.rsplit(".", 1)[-1]
+        name = job.name
+        for suffix in (".build.run", ".build.snapshot", ".build.seed", ".run", ".snapshot", ".seed"):
+            name = name.removesuffix(suffix)
+        return "DBT", name.rsplit(".", 1)[-1]
     if integration == "DAGSTER":
         return "DAGSTER", job.name
     return (integration, job.name) if integration else ("OTHER", job.id)

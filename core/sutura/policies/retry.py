@@ -166,7 +166,9 @@ def sutura_choose_remedy(failure: Failure, diagnosis: Diagnosis, context: dict[s
         return decide(Action.FAIL, f"the data violates expectations; fix or release it, a retry reads the same data ({error})")
     if kind is FailureKind.UPSTREAM:
         delay = max(blocked.values(), default=settings.get("retry.base_delay") * 6)
-        return decide(Action.WAIT, f"the cause is upstream ({'; '.join(evidence[:2])}); waiting instead of retrying", delay)
+        roots = [e for e in evidence if e.startswith("root cause: ")]
+        cause = roots[0] if roots else evidence[0] if evidence else "an input is unhealthy"
+        return decide(Action.WAIT, f"the cause is upstream, {cause}; waiting instead of retrying", delay)
     if blocked:
         source, wait = max(blocked.items(), key=lambda kv: kv[1])
         return decide(Action.WAIT, f"circuit open for {source}: waiting {wait:.0f}s instead of hammering it", wait)

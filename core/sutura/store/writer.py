@@ -86,8 +86,9 @@ class Writer:
                 payload=dumps(ev.raw),
             )
             .on_conflict_do_nothing(index_elements=["event_key"])
-        )
-        if inserted.rowcount == 0:
+            .returning(t.raw_event.c.id)
+        ).first()
+        if inserted is None:  # already held (rowcount is unreliable here on psycopg)
             return False
 
         rank = ev.event_type.rank if ev.event_type else 0
@@ -100,9 +101,9 @@ class Writer:
 
         # Sorted, so concurrent writers lock dataset rows in one order (no deadlocks).
         for ds in sorted(facts.all_datasets(), key=lambda d: (d.namespace, d.name)):
-            ds_id = self._dataset(conn, ds, facet_key, now)
+            ds_id, schema_won = self._dataset(conn, ds, facet_key, now)
             if ds.fields:
-                self._fields(conn, ds_id, ds.fields)
+                self._fields(conn, ds_id, ds.fields, update_types=schema_won)
             if ds.column_lineage:
                 self._column_lineage(conn, ds_id, ds, now)
             if job_id is not None and ds.role in ("input", "output"):
@@ -219,10 +220,12 @@ class Writer:
             conn.execute(t.dataset.update().where(t.dataset.c.id == row.id).values(is_primary=True))
         return row.canonical_id or row.id
 
-    def _dataset(self, conn: Connection, ds: DatasetFacts, facet_key: str, now: datetime) -> int:
+    def _dataset(self, conn: Connection, ds: DatasetFacts, facet_key: str, now: datetime) -> tuple[int, bool]:
+        """The dataset's id, and whether this event's ``schema`` facet is now the newest."""
         ds_id = self.dataset_id(conn, ds.namespace, ds.name, now, primary=True)
         if ds.aliases:
             ds_id = self._merge_aliases(conn, ds, ds_id, now)
+        schema_won = False
         if ds.facets:
             row = conn.execute(
                 sa.select(t.dataset.c.facets, t.dataset.c.facet_keys).where(t.dataset.c.id == ds_id).with_for_update()
@@ -232,7 +235,8 @@ class Writer:
                 conn.execute(
                     t.dataset.update().where(t.dataset.c.id == ds_id).values(facets=facets, facet_keys=keys, updated_at=now)
                 )
-        return ds_id
+                schema_won = json.loads(keys).get("schema") == facet_key
+        return ds_id, schema_won
 
     def _merge_aliases(self, conn: Connection, ds: DatasetFacts, ds_id: int, now: datetime) -> int:
         """Fold symlinked identifiers into one canonical dataset (see docs/adr/0004-dataset-identity.md).
@@ -263,7 +267,8 @@ class Writer:
                 _move_rows(conn, table, old, canonical)
         return canonical
 
-    def _fields(self, conn: Connection, ds_id: int, fields: list[FieldFact]) -> None:
+    def _fields(self, conn: Connection, ds_id: int, fields: list[FieldFact], *, update_types: bool) -> None:
+        """Field names accumulate; types and descriptions follow the newest schema facet."""
         existing = {
             r.name: (r.type, r.description)
             for r in conn.execute(
@@ -276,7 +281,7 @@ class Writer:
                 insert(conn, t.field).on_conflict_do_nothing(index_elements=["dataset_id", "name"]),
                 [{"dataset_id": ds_id, "name": f.name, "type": f.type, "description": f.description} for f in new],
             )
-        for f in fields:
+        for f in fields if update_types else ():
             old = existing.get(f.name)
             if old and f.type and old != (f.type, f.description or old[1]):
                 conn.execute(
@@ -400,6 +405,13 @@ class Writer:
 
     def _checks(self, conn: Connection, facts: Facts, ds: DatasetFacts, ds_id: int, version_id: int | None, now: datetime) -> None:
         run_id = facts.run.run_id if facts.run else None
+        if version_id is None:  # a check on an input asserts the version current when it ran
+            version_id = conn.execute(
+                sa.select(t.dataset_version.c.id)
+                .where(t.dataset_version.c.dataset_id == ds_id, t.dataset_version.c.created_at <= facts.event.event_time)
+                .order_by(t.dataset_version.c.created_at.desc(), t.dataset_version.c.id.desc())
+                .limit(1)
+            ).scalar()
         rows = []
         for c in ds.checks:
             rows.append(

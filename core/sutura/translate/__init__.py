@@ -58,6 +58,20 @@ def run_facts(run_id: str, state: Any, facets: dict[str, Any]) -> RunFacts:
     return run
 
 
+def _inputs_from_column_lineage(facts: Facts) -> None:
+    """A dataset that an output's columns derive from is an input of the job.
+
+    Some producers (dbt-ol for models) name their inputs only in ``columnLineage``.
+    """
+    known = {(d.namespace, d.name) for d in facts.inputs}
+    for out in facts.outputs:
+        for edge in out.column_lineage:
+            key = (edge.namespace, edge.name)
+            if key not in known and key != (out.namespace, out.name):
+                known.add(key)
+                facts.inputs.append(DatasetFacts(namespace=edge.namespace, name=edge.name, role="input"))
+
+
 def translate(event: ParsedEvent) -> Facts:
     raw = event.raw
     facts = Facts(event=event)
@@ -78,6 +92,7 @@ def translate(event: ParsedEvent) -> Facts:
     facts.inputs = [_dataset(d, "input", f"inputs[{i}]") for i, d in enumerate(raw.get("inputs") or [])]
     facts.outputs = [_dataset(d, "output", f"outputs[{i}]") for i, d in enumerate(raw.get("outputs") or [])]
 
+    _inputs_from_column_lineage(facts)
     tests = (facts.run.facets.get("test") or {}).get("tests") if facts.run else None
     if tests and facts.inputs:  # dbt-ol's TestRunFacet: the tests assert the run's inputs
         for t in tests:

@@ -66,12 +66,14 @@ def _edge(ds: DatasetFacts, out_field: str | None, src: dict[str, Any], path: st
 @facet("dataQualityAssertions", "dataset", "input", "output")
 def data_quality_assertions(f: dict[str, Any], ds: DatasetFacts, path: str) -> None:
     for here, item in objects(req(f, "assertions", list, path), f"{path}.assertions"):
+        kind = req(item, "assertion", str, here)
         ds.checks.append(
             CheckFact(
-                assertion=req(item, "assertion", str, here),
+                # dbt-ol adds the test's unique `name` (not_null_orders_id): more telling than the type
+                assertion=opt(item, "name", str, here) or kind,
                 success=req(item, "success", bool, here),
                 column=opt(item, "column", str, here),
-                observed={k: v for k, v in item.items() if k not in ("assertion", "success", "column")} or None,
+                observed={k: v for k, v in item.items() if k not in ("name", "success", "column")} or None,
             )
         )
 

@@ -1,0 +1,164 @@
+"""The engine's decisions: retries, circuits, budgets, history, quarantines and changes."""
+
+from __future__ import annotations
+
+import pytest
+
+from sutura import Action, CheckResult, Dataset, Engine, ErrorInfo, Failure, FailureKind, Job
+from sutura.errors import SuturaError
+from tests.core.builders import dataset, run_event, run_lifecycle
+
+WH = "duckdb:///data/wh.duckdb"
+CRM = Dataset("postgres://crm:5432", "crm.public.customers")
+RESET = ErrorInfo("ConnectionResetError", "[Errno 104] Connection reset by peer", "builtins")
+
+
+def fail(job: str, error: ErrorInfo = RESET, attempt: int = 1, max_attempts: int = 4, inputs=(CRM,), run_id=None) -> Failure:
+    return Failure(job=Job("airflow", job), error=error, attempt=attempt, max_attempts=max_attempts, inputs=tuple(inputs), run_id=run_id)
+
+
+def test_transient_retries_then_circuit_opens_and_jobs_wait(engine: Engine) -> None:
+    d1 = engine.on_failure(fail("etl.load_a"))
+    assert d1.action is Action.RETRY and 0 <= d1.delay_seconds <= engine.settings.get("retry.base_delay")
+    assert d1.diagnosis.kind is FailureKind.TRANSIENT and "network" in " ".join(d1.diagnosis.evidence)
+    engine.on_failure(fail("etl.load_b", attempt=2))  # another job on the same source
+    d3 = engine.on_failure(fail("etl.load_c"))
+    assert d3.action is Action.WAIT and "circuit open for postgres://crm:5432" in d3.reason
+    assert 0 < d3.delay_seconds <= engine.settings.get("retry.breaker_cooldown")
+    # a job that touches the same source waits too, without spending a retry
+    other = engine.on_failure(fail("etl.load_d", error=ErrorInfo("TimeoutError", "timed out", "builtins")))
+    assert other.action is Action.WAIT
+    assert [d.action for d in engine.decisions()][:4] == [Action.WAIT, Action.WAIT, Action.RETRY, Action.RETRY]
+
+
+def test_deterministic_failure_fails_fast(engine: Engine) -> None:
+    d = engine.on_failure(fail("etl.transform", ErrorInfo("KeyError", "'customer_id'", "builtins"), max_attempts=4))
+    assert d.action is Action.FAIL and "deterministic" in d.reason and "KeyError" in d.reason
+    assert engine.decisions()[0].id == d.id
+
+
+def test_exhausted_attempts_fail_and_spent_budget_escalates(sqlite_url: str) -> None:
+    eng = Engine(db_url=sqlite_url, **{"retry.budget": 2, "retry.breaker_threshold": 100})
+    assert eng.on_failure(fail("j", attempt=4, max_attempts=4)).action is Action.FAIL
+    assert eng.on_failure(fail("j")).action is Action.RETRY
+    assert eng.on_failure(fail("j")).action is Action.RETRY
+    escalated = eng.on_failure(fail("j"))
+    assert escalated.action is Action.ESCALATE and "budget" in escalated.reason
+
+
+def test_history_turns_a_never_healing_transient_error_deterministic(sqlite_url: str) -> None:
+    eng = Engine(db_url=sqlite_url, **{"retry.breaker_threshold": 100, "retry.history_min": 2})
+    odd = ErrorInfo("OperationalError", "server closed the connection unexpectedly", "psycopg")
+    for _ in range(2):
+        d = eng.on_failure(fail("j", odd, inputs=()))
+        assert d.action is Action.RETRY
+        eng.record_outcome(d.id, "failed")
+    d = eng.on_failure(fail("j", odd, inputs=()))
+    assert d.action is Action.FAIL and d.diagnosis.kind is FailureKind.DETERMINISTIC
+    assert any("kept failing" in e for e in d.diagnosis.evidence)
+
+
+def test_outcomes_are_learned_from_events_and_close_circuits(engine: Engine) -> None:
+    d = engine.on_failure(fail("etl.load", run_id="11111111-1111-4111-8111-111111111111"))
+    assert d.action is Action.RETRY
+    engine.ingest(run_event("FAIL", ("airflow", "etl.load"), "11111111-1111-4111-8111-111111111111", at=0))  # the attempt that failed
+    assert engine.decisions()[0].outcome is None
+    # the retry completes later, reading the source
+    import datetime
+
+    late = run_event("COMPLETE", ("airflow", "etl.load"), inputs=[dataset(CRM.namespace, CRM.name)])
+    late["eventTime"] = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=5)).isoformat()
+    engine.ingest(late)
+    assert engine.decisions()[0].outcome == "succeeded"
+
+
+def test_failure_caused_upstream_waits(engine: Engine) -> None:
+    raw = dataset(WH, "wh.main.customers")
+    engine.ingest(run_lifecycle(("airflow", "etl.load_customers"), outputs=[raw], state="FAIL", error="ConnectionTimeout"))
+    engine.ingest(run_lifecycle(("dbt", "wh.main.stg_customers"), inputs=[raw], outputs=[dataset(WH, "wh.main.stg_customers")], at=5))
+    d = engine.on_failure(Failure(job=Job("dbt", "wh.main.stg_customers"), error=ErrorInfo("KeyError", "x"), max_attempts=3))
+    assert d.action is Action.WAIT and d.diagnosis.kind is FailureKind.UPSTREAM
+    assert "etl.load_customers" in d.reason
+
+
+def test_quarantine_release_and_exactly_once_changes(engine: Engine) -> None:
+    ds = Dataset(WH, "wh.main.orders")
+    good = engine.on_checks(ds, [CheckResult(ds, "not_null_id", True, field="id")], fingerprint="v1", row_count=10)
+    assert good.action is Action.PUBLISH
+    changes, cursor = engine.changes()
+    assert [c.content_fingerprint for c in changes] == ["c:v1"]
+    bad = engine.on_checks(ds, [CheckResult(ds, "not_null_id", False, field="id", message="3 nulls")], fingerprint="v2", row_count=12)
+    assert bad.action is Action.QUARANTINE and "not_null_id" in bad.reason and "sutura release" in bad.reason
+    staleness = engine.last_published(ds)
+    assert staleness.version.content_fingerprint == "c:v1" and staleness.quarantined[0].content_fingerprint == "c:v2"
+    assert staleness.stale_seconds is not None
+    assert engine.changes(since=cursor) == ([], cursor)  # a quarantine is not a change
+    assert engine.incidents(state="open")
+    released = engine.release(bad.subject, "nulls are expected for guest orders", by="ana")
+    assert released.action is Action.RELEASE and "ana" in released.reason
+    new, cursor2 = engine.changes(since=cursor)
+    assert [c.content_fingerprint for c in new] == ["c:v2"] and new[0].previous == "c:v1"
+    assert engine.changes(since=cursor2) == ([], cursor2)  # resumed consumers see each change once
+    assert engine.last_published(ds).version.content_fingerprint == "c:v2"
+    assert not engine.incidents(state="open")
+    quarantine = [d for d in engine.decisions() if d.action is Action.QUARANTINE][0]
+    assert quarantine.outcome == "released"
+    with pytest.raises(SuturaError):
+        engine.release(bad.subject, "again")
+
+
+def test_identical_content_is_not_a_change_and_plans_exactly_the_consumers(engine: Engine) -> None:
+    src = dataset(WH, "wh.main.raw", rows=5)
+    stg = dataset(WH, "wh.main.stg")
+    other = dataset(WH, "wh.main.unrelated")
+    engine.ingest(run_lifecycle(("airflow", "etl.load"), outputs=[src], parent=("00000000-0000-4000-8000-000000000001", "airflow", "etl")))
+    engine.ingest(run_lifecycle(("dbt", "wh.main.stg"), inputs=[src], outputs=[stg], job_type=("DBT", "MODEL"), at=2))
+    engine.ingest(run_lifecycle(("dagster", "features"), inputs=[stg], job_type=("DAGSTER", "ASSET"), at=3))
+    engine.ingest(run_lifecycle(("dbt", "wh.main.unrelated"), inputs=[other], job_type=("DBT", "MODEL"), at=3))
+    changes, cursor = engine.changes()
+    raw_changes = [c for c in changes if c.dataset.name == "wh.main.raw"]
+    plan = engine.plan_runs(raw_changes)
+    assert [(r.integration, r.target) for r in plan] == [("DBT", "stg")]
+    assert engine.plan_runs(raw_changes, integration="DAGSTER") == []
+    # the load runs again and writes the same content: no change, nothing to run
+    engine.ingest(run_lifecycle(("airflow", "etl.load"), outputs=[dataset(WH, "wh.main.raw", rows=5)], at=10))
+    assert engine.changes(since=cursor)[0] == []
+    engine.ingest(run_lifecycle(("airflow", "etl.load"), outputs=[dataset(WH, "wh.main.raw", rows=6)], at=20))
+    again, _ = engine.changes(since=cursor)
+    assert [c.dataset.name for c in again] == ["wh.main.raw"]
+
+
+def test_plan_skips_jobs_reading_a_quarantined_input(engine: Engine) -> None:
+    a, b = dataset(WH, "wh.main.a", rows=1), dataset(WH, "wh.main.b", rows=1)
+    engine.ingest(run_lifecycle(("etl", "reads_a_and_b"), inputs=[a, b], job_type=("AIRFLOW", "DAG")))
+    engine.ingest(run_lifecycle(("etl", "write_a"), outputs=[a], job_type=("AIRFLOW", "DAG"), at=1))
+    bds = Dataset(WH, "wh.main.b")
+    engine.on_checks(bds, [CheckResult(bds, "unique_id", False)], fingerprint="bad")
+    changes, _ = engine.changes()
+    assert engine.plan_runs(changes) == []
+
+
+def test_breaking_schema_change_holds_consumers(engine: Engine) -> None:
+    v1 = dataset(WH, "wh.main.customers", fields=[("id", "int"), ("email", "text")])
+    v2 = dataset(WH, "wh.main.customers", fields=[("id", "int"), ("email", "text")])
+    v3 = dataset(WH, "wh.main.customers", fields=[("id", "int"), ("email", "text"), ("phone", "text")])
+    engine.ingest(run_lifecycle(("dbt", "wh.main.stg_customers"), inputs=[v1], job_type=("DBT", "MODEL")))
+    engine.ingest(run_lifecycle(("airflow", "load"), outputs=[v1], at=1))
+    _, cursor = engine.changes()
+    engine.ingest(run_lifecycle(("airflow", "load"), outputs=[v3], at=2))  # additive: flows through
+    additive, cursor = engine.changes(since=cursor)
+    assert additive[0].kind == "schema_additive" and engine.plan_runs(additive)
+    engine.ingest(run_lifecycle(("airflow", "load"), outputs=[v2], at=3))  # drops phone: breaking
+    breaking, _ = engine.changes(since=cursor)
+    assert breaking[0].kind == "schema_breaking"
+    assert engine.plan_runs(breaking) == []
+    held = engine.decisions(action="skip")
+    assert held and held[0].subject == "job:dbt:wh.main.stg_customers" and "breaking schema change" in held[0].reason
+
+
+def test_baseline_flags_volume_anomaly(sqlite_engine: Engine) -> None:
+    ds = Dataset(WH, "wh.main.events")
+    for i, rows in enumerate([1000, 1010, 990, 1005, 995, 1002]):
+        sqlite_engine.on_checks(ds, [CheckResult(ds, "ok", True)], fingerprint=f"f{i}", row_count=rows)
+    d = sqlite_engine.on_checks(ds, [CheckResult(ds, "ok", True)], fingerprint="tiny", row_count=40)
+    assert any(e.startswith("baseline: volume") for e in d.evidence)
