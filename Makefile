@@ -22,7 +22,7 @@ lock: $(BIN)/uv
 	$(BIN)/uv pip compile --quiet --python-version 3.11 --extra dev pyproject.toml -o requirements.lock
 
 demo: $(STAMP)
-	$(BIN)/python -m sutura.demo
+	$(BIN)/python examples/demo/main.py $(DEMO_ARGS)
 
 test: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m pytest -n 2 --dist loadgroup -q $(PYTEST_ARGS)

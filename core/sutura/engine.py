@@ -114,8 +114,8 @@ class Engine:
     def validate(self, events: Any) -> list[ParsedEvent]:
         """Parse and validate without storing; raises InvalidEvent (with ``index`` for lists)."""
         raw = load_events(events) if isinstance(events, (str, bytes, bytearray)) else events
-        if isinstance(raw, Mapping):
-            return [parse_event(raw)]
+        if isinstance(raw, Mapping) or not isinstance(raw, Iterable):
+            return [parse_event(raw)]  # a non-object is rejected there, naming "$"
         items = list(raw)
         out = []
         for i, item in enumerate(items):

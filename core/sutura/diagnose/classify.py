@@ -128,7 +128,10 @@ _TYPE_LINE = re.compile(
     r"|Detected|Canceled|Shutdown|Expired|Unavailable|Exceeded|Available))(?::[ \t]+(?P<msg>.*))?[ \t]*$",
     re.M,
 )
-_INLINE_REPR = re.compile(r"\b(?P<type>[A-Z][A-Za-z0-9_]*(?:Error|Exception|Timeout|Disconnected))\(")
+_INLINE_REPR = re.compile(
+    r"\b(?P<type>[A-Z][A-Za-z0-9_]*(?:Error|Exception|Timeout|Disconnected))\("  # Caused by NewConnectionError(...)
+    r"|raised (?P<raised>[A-Z][A-Za-z0-9_]*(?:Error|Exception|Timeout))>"  # tenacity: RetryError[<Future ... raised KeyError>]
+)
 
 
 def _clean(message: str) -> str:
@@ -157,10 +160,10 @@ def _embedded(message: str, depth: float) -> Iterator[_Layer]:
         yield _Layer(m.group("type"), _split_qual(m.group("qual")), (m.group("msg") or "").strip(), depth + 0.5 + n * 0.01)
         if n >= 4:
             break
-    if "(" in message:
+    if "(" in message or "raised " in message:
         seen: set[str] = set()
         for m in _INLINE_REPR.finditer(message):
-            typ = m.group("type")
+            typ = m.group("type") or m.group("raised")
             if typ not in seen:
                 seen.add(typ)
                 yield _Layer(typ, None, "", depth + 0.6 + len(seen) * 0.01)
@@ -187,8 +190,7 @@ def _layers(error: ErrorInfo) -> list[_Layer]:
 
 # Applied to the lowercased message.
 _SQLSTATE_IN_MESSAGE = re.compile(
-    r"\d{6} \((?P<a>[0-9a-z]{5})\)"  # Snowflake: 002003 (42S02)
-    r"|sqlstate[\s:=\[]*\W?(?P<b>[0-9a-z]{5})\b"  # SQLSTATE 40001, SQLSTATE: 42P01, SQLSTATE[HY000]
+    r"sqlstate[\s:=\[]*\W?(?P<b>[0-9a-z]{5})\b"  # SQLSTATE 40001, SQLSTATE: 42P01, SQLSTATE[HY000]
     r"|'c': '(?P<c>[0-9a-z]{5})'"  # redshift_connector's error dict
     r"|pgcode[=: ]+(?P<d>[0-9a-z]{5})\b"
 )
@@ -231,7 +233,7 @@ def _sqlstate_codes(low: str, words: set[str]) -> Iterator[str]:
         i = low.find(" (", i + 2)
     if "sqlstate" in words or "pgcode" in words or "'c': '" in low:
         for m in _SQLSTATE_IN_MESSAGE.finditer(low):
-            code = next((v for k, v in m.groupdict().items() if v and k != "a"), None)
+            code = next((v for v in m.groupdict().values() if v), None)
             if code:
                 yield code
 
@@ -281,7 +283,7 @@ _SOURCE_PATTERNS: tuple[tuple[str, re.Pattern[str], str], ...] = (
     ("ot found: ", re.compile(r"[Nn]ot found: (?:[Tt]able|[Dd]ataset) [\w\-]+:"), "bigquery"),
 )
 _DOC_HOSTS = ("sqlalche.me", "developer.mozilla.org", "cloud.google.com", "duckdb.org", "github.com", "postgresql.org", "aka.ms", "docs.", "learn.microsoft.com", "aws.amazon.com")
-_SCHEME_ALIASES = {"postgresql": "postgres", "s3a": "s3", "mongodb": "mongodb"}
+_SCHEME_ALIASES = {"postgresql": "postgres", "s3a": "s3"}
 
 
 def _source(layers: Iterable[_Layer]) -> str | None:
@@ -444,7 +446,17 @@ class Classifier:
             yield from self._message_hits(layer, low)
 
     def classify(self, error: ErrorInfo) -> Diagnosis:
-        """Diagnose one failure. Never raises on odd input: the worst case is UNKNOWN."""
+        """Diagnose one failure. Never raises: the worst case is UNKNOWN with the reason."""
+        try:
+            return self._classify(error)
+        except Exception as exc:  # noqa: BLE001 - a broken rule must not break failure handling
+            return Diagnosis(
+                kind=FailureKind.UNKNOWN,
+                confidence=0.1,
+                evidence=(f"the classifier failed on this error ({type(exc).__name__}: {exc})",),
+            )
+
+    def _classify(self, error: ErrorInfo) -> Diagnosis:
         layers = _layers(error)
         # Message rules run once per distinct text, credited to the deepest layer that has it.
         deepest: dict[str, _Layer] = {}

@@ -53,6 +53,10 @@ class Rule:
             raise ValueError(f"rule {self.evidence!r} needs types or a message pattern")
         if not 0.0 < self.confidence <= 1.0:
             raise ValueError(f"rule {self.evidence!r}: confidence must be in (0, 1]")
+        try:
+            self.evidence.format(match="")
+        except (KeyError, IndexError, ValueError) as exc:
+            raise ValueError(f"rule {self.evidence!r}: evidence may only use {{match}}") from exc
         if self.message is not None and not self.alternatives:
             try:
                 alts = tuple(compile_alternatives(self.message))
@@ -89,7 +93,6 @@ NETWORK = [
         "RemoteProtocolError", "NetworkError", "ServerDisconnectedError", "ClientConnectorError",
         "ClientOSError", "EndpointConnectionError", "ConnectionClosedError", "ConnectException",
         "SocketException", "AutoReconnect", "ConnectionFailure", "NoBrokersAvailable",
-        "InterfaceError",
     )),
     _r(T, "{match} is a timeout", 0.85, types=(
         "TimeoutError", "timeout", "ReadTimeout", "ConnectTimeout", "WriteTimeout", "PoolTimeout",
@@ -126,6 +129,7 @@ NETWORK = [
     _r(D, "TLS misconfiguration: {match}", 0.95, message=(
         r"certificate_verify_failed|certificate verify failed|wrong_version_number|wrong version number"
         r"|hostname mismatch|self[- ]signed certificate|unknown ca|tlsv1 alert protocol version|unsupported protocol"
+        r"|pem lib|key values mismatch|handshake failure|no protocols available|no ciphers available"
     )),
     _r(D, "{match}: the URL is malformed", 0.9, types=("UnsupportedProtocol", "InvalidURL", "MissingSchema", "InvalidSchema", "LocalProtocolError")),
 ]
@@ -254,6 +258,7 @@ RESOURCES = [
     )),
     _r(T, "killed by a signal ({match}), as the OOM killer or a preemption does", 0.5, message=(
         r"sigkill|signals\.sigkill|negsignal\.sigkill|return code -9\b|exit (?:code|status) (?:-9|137)\b|killed externally|executorlostfailure"
+        r"|exit ?code[ :='\"]*(?:-9|137)\b|oom[- ]kill(?:er|ed)?|terminated by the external system|\d+ killed {2,}"
     )),
     # Decision: a full disk is retried (transient, low confidence). Workers clean temp space,
     # another worker has room, a retention job frees it; the retry budget stops a real outage.
@@ -332,6 +337,7 @@ PYTHON = [
     _r(U, "an input path is missing (not produced yet?): {match}", 0.92, message=r"path does not exist"),
     _r(D, "a program or config file is missing: {match}", 0.8, message=r"no such file or directory: '(?:[^']*(?:\.py|\.ya?ml|\.cfg|\.ini|\.toml|\.json|/bin/\w+|profiles\.yml)|[\w\-]+)'"),
     _r(D, "the database file cannot be opened: {match}", 0.6, message=r"unable to open database file"),
+    _r(D, "the file system is read-only: {match}", 0.8, message=r"read-only file system|errno 30\b"),
 ]
 
 DEFAULT_RULES: tuple[Rule, ...] = (*NETWORK, *HTTP_AND_CLOUD, *DATABASES, *RESOURCES, *ORCHESTRATORS, *PYTHON)

@@ -51,7 +51,7 @@ CODES: dict[str, tuple[str, FailureKind | None, float]] = {
     "08003": ("connection_does_not_exist", None, 0.85),
     "08004": ("sqlserver_rejected_establishment_of_sqlconnection", None, 0.8),
     "08006": ("connection_failure", None, 0.85),
-    "08P01": ("protocol_violation", None, 0.6),
+    "08P01": ("protocol_violation", D, 0.6),  # also "too many bind parameters": not worth a retry
     # 0A
     "0A000": ("feature_not_supported", None, 0.85),
     # 21 / 22 / 23 data

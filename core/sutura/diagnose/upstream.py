@@ -68,7 +68,8 @@ def dataset_problem(conn: Connection, ds_id: int) -> tuple[str, str | None, int 
             )
         ).all()
         writer_job = conn.execute(sa.select(t.run.c.job_id).where(t.run.c.run_id == newest.run_id)).scalar() if newest.run_id else None
-        if newest.status == VersionStatus.QUARANTINED.value or failed:
+        released = newest.status == VersionStatus.RELEASED.value  # accepted despite its checks
+        if newest.status == VersionStatus.QUARANTINED.value or (failed and not released):
             names = ", ".join(f.assertion for f in failed[:3]) or "its checks"
             state = "QUARANTINED" if newest.status == VersionStatus.QUARANTINED.value else "FAILED_CHECKS"
             return state, f"newest version failed {names}", writer_job or (producers[0] if producers else None)
