@@ -195,7 +195,9 @@ _SQLSTATE_IN_MESSAGE = re.compile(
     r"|pgcode[=: ]+(?P<d>[0-9a-z]{5})\b"
 )
 _HTTP_GATE = re.compile(r"[45]\d\d")
-_HTTP_AT_START = re.compile(r"(?P<b>[45]\d{2}) (?:client|server) error|(?P<i>[45]\d{2}) (?=[a-z])")  # requests, google-api-core
+# requests ("503 Server Error"), google-api-core ("404 GET https://..."); a bare number
+# followed by a word ("412 customers without an id") is not an HTTP status.
+_HTTP_AT_START = re.compile(r"(?P<b>[45]\d{2}) (?:client|server) error|(?P<i>[45]\d{2}) (?=(?:get|post|put|patch|delete|head) )")
 _HTTP_NEAR_CODE = re.compile(
     r"(?:client|server) error '(?P<a>\d{3})"  # httpx
     r"|http error:? (?P<c>\d{3})|\(http (?P<d>\d{3})\)|http/\d(?:\.\d)? (?P<e>\d{3})"
