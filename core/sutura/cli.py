@@ -41,6 +41,18 @@ def _files(paths: Sequence[str]) -> Iterator[Path]:
 # -- commands ---------------------------------------------------------------------------
 
 
+def _is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (a name like ``127.example.com`` is not)."""
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -49,17 +61,25 @@ def cmd_serve(args: argparse.Namespace) -> int:
     host = args.host or settings.get("server.host")
     port = args.port or settings.get("server.port")
     workers = args.workers or settings.get("server.workers")
-    loopback = host in ("127.0.0.1", "localhost", "::1") or host.startswith("127.")
+    loopback = _is_loopback(host)
     if not loopback and not settings.get("server.tokens") and not (args.insecure or settings.get("server.allow_public_without_auth")):
         raise SuturaError(f"refusing to bind {host} without auth tokens: configure server.tokens, or pass --insecure")
-    if args.db:
-        import os
+    import os
 
+    if args.db:
         os.environ["SUTURA_DB_URL"] = args.db
+    if not settings.get("server.metrics_dir"):
+        import tempfile
+
+        # One directory shared by this server's workers, so /metrics sums all of them.
+        os.environ["SUTURA__SERVER__METRICS_DIR"] = tempfile.mkdtemp(prefix="sutura-metrics-")
     from sutura.store.db import open_store
 
     open_store(settings.db_url).dispose()  # migrate once, before workers start
-    uvicorn.run("sutura.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=args.log_level)
+    # uvicorn's default 5 s worker health check kills workers still importing on a busy
+    # machine (import + migrate can take longer), and restarts them forever: allow a minute.
+    uvicorn.run("sutura.server:app_from_env", factory=True, host=host, port=port, workers=workers, log_level=args.log_level,
+                timeout_worker_healthcheck=60)
     return 0
 
 
@@ -207,6 +227,29 @@ def cmd_changes(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prune(args: argparse.Namespace) -> int:
+    from sutura.engine import Engine
+    from sutura.retention import prune
+
+    if args.url or config.resolve().url:
+        raise SuturaError("prune works on the store itself: pass --db (or SUTURA_DB_URL), not a remote --url")
+    engine = Engine(db_url=args.db)
+    try:
+        events_days = args.events_days if args.events_days is not None else engine.settings.get("retention.events_days")
+        runs_per_job = args.runs_per_job if args.runs_per_job is not None else engine.settings.get("retention.runs_per_job")
+        if events_days is None and runs_per_job is None:
+            raise SuturaError("nothing to prune: set retention.events_days / retention.runs_per_job or pass --events-days / --runs-per-job")
+        result = prune(engine, events_days=events_days, runs_per_job=runs_per_job, batch_size=args.batch_size)
+    finally:
+        engine.close()
+    if args.json:
+        _print_json(result.to_dict())
+    else:
+        print(f"pruned {result.events} raw event(s) older than {events_days} day(s); "
+              f"{result.runs} run(s) beyond {runs_per_job} per job (with {result.run_io} run_io row(s) and {result.run_events} of their raw events)")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sutura", description="Sutura: one OpenLineage graph that heals itself.")
     parser.add_argument("--db", help="store URL (default: SUTURA_DB_URL or sqlite:///.sutura/sutura.db)")
@@ -255,6 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("changes", cmd_changes, "content changes since a cursor, and (--plan) what they would run")
     p.add_argument("--since")
     p.add_argument("--plan", action="store_true")
+    p = add("prune", cmd_prune, "apply retention: drop old raw events and runs beyond the newest K per job")
+    p.add_argument("--events-days", type=float, help="drop raw events received more than this many days ago (default retention.events_days)")
+    p.add_argument("--runs-per-job", type=int, help="keep this many newest runs per job (default retention.runs_per_job)")
+    p.add_argument("--batch-size", type=int, help="rows per transaction (default retention.batch_size)")
     return parser
 
 

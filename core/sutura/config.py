@@ -42,6 +42,7 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "server.max_body_bytes": (int, 16 * 1024 * 1024, "largest request body accepted"),
     "server.max_depth": (int, 64, "deepest JSON nesting accepted in an event"),
     "server.allow_public_without_auth": (bool, False, "allow binding beyond loopback with no tokens"),
+    "server.metrics_dir": (str, None, "directory where each server worker writes its metric counts so GET /metrics sums all workers (`sutura serve` uses a fresh temporary one when unset)"),
     "retry.base_delay": (float, 5.0, "seconds: first backoff step"),
     "retry.max_delay": (float, 300.0, "seconds: backoff cap"),
     "retry.budget": (int, 10, "retries a job may spend per window"),
@@ -55,6 +56,7 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "baseline.z_threshold": (float, 4.0, "z-score beyond which a metric is anomalous"),
     "retention.events_days": (float, None, "prune raw events older than this many days (None keeps all)"),
     "retention.runs_per_job": (int, None, "keep at most this many runs per job (None keeps all)"),
+    "retention.batch_size": (int, 500, "rows deleted per transaction by `sutura prune` (small, so ingest is never blocked long)"),
 }
 
 

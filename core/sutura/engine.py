@@ -137,8 +137,7 @@ class Engine:
             return IngestResult(0, 0)
 
         def write(conn: Connection) -> IngestResult:
-            now = now_utc()
-            applied = sum(1 for f in facts if self.writer.apply(conn, f, now))
+            applied = self.writer.apply(conn, facts, now_utc())
             return IngestResult(applied, len(facts) - applied)
 
         result = self.transaction(write)

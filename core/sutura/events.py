@@ -49,6 +49,12 @@ class ParsedEvent:
     run_id: str | None
     producer: str
     schema_url: str
+    canonical: str = ""  # the canonical JSON the key hashes: stored as the raw payload
+
+    @property
+    def time_key(self) -> str:
+        """Fixed-width UTC time, so ordering keys compare as strings."""
+        return self.event_time.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
 def canonical_json(value: Any) -> str:
@@ -175,8 +181,9 @@ def parse_event(raw: Any) -> ParsedEvent:
     else:
         raise InvalidEvent("run", "required: an event needs run+job (RunEvent), dataset (DatasetEvent) or job (JobEvent)")
 
-    key = hashlib.sha256(canonical_json(raw).encode()).hexdigest()
-    return ParsedEvent(kind, raw, key, event_time, event_type, run_id, producer, schema_url)
+    canonical = canonical_json(raw)
+    key = hashlib.sha256(canonical.encode()).hexdigest()
+    return ParsedEvent(kind, raw, key, event_time, event_type, run_id, producer, schema_url, canonical)
 
 
 def _missing(name: str) -> Any:

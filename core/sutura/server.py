@@ -9,20 +9,28 @@ Auth: with ``server.tokens`` configured (``{token: [scopes]}``), every endpoint 
 ``/healthz`` needs ``Authorization: Bearer <token>``: 401 without a known token, 403
 when the token lacks the endpoint's scope (``ingest``, ``decide``, ``read``; ``admin``
 holds them all and is required for releases and discards).
+
+Limits (``server.max_body_bytes``, default 16 MiB; ``server.max_depth``, default 64
+levels): a larger body is refused with 413 as soon as its declared or streamed size
+passes the limit, so memory per request stays bounded by the limit; deeper JSON is a
+400 naming ``$``. ``GET /metrics`` (scope ``read``) answers Prometheus text; see
+``sutura.metrics`` for which figures come from the store and which from the workers.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from typing import Any, Callable
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 
 from sutura import codec, config
 from sutura.engine import Engine
 from sutura.errors import InvalidEvent, InvalidNodeId, NotFound, SuturaError
+from sutura.metrics import Metrics, field_label, render, store_figures
 from sutura.ontology import Dataset, parse_node_id
 from sutura.show import run_dict
 
@@ -33,8 +41,49 @@ SCOPES = ("ingest", "decide", "read", "admin")
 
 
 class HTTPError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any):
-        self.status, self.message, self.extra = status, message, extra
+    def __init__(self, status: int, message: str, *, reason: str = "invalid", **extra: Any):
+        self.status, self.message, self.extra, self.reason = status, message, extra, reason
+
+
+def _reject(request: Request, reason: str, field: Any = None, count: int = 1) -> None:
+    """Note a refusal for the metrics middleware (read back from the request scope)."""
+    request.state.sutura_rejections = [*getattr(request.state, "sutura_rejections", []), (reason, field_label(field), count)]
+
+
+class MetricsMiddleware:
+    """Counts every request by route template and status, ingest latency, and the refusals noted."""
+
+    INGEST = ("/api/v1/lineage", "/api/v1/lineage/batch")
+
+    def __init__(self, app: Any, metrics: Metrics):
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = scope.setdefault("state", {})
+        started = time.perf_counter()
+        status = [500]
+
+        async def send_status(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                status[0] = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            m = self.metrics
+            route = getattr(scope.get("route"), "path", None) or "unmatched"
+            m.inc("sutura_requests_total", method=scope["method"], route=route, status=str(status[0]))
+            if route in self.INGEST and scope["method"] == "POST":
+                m.observe("sutura_ingest_duration_seconds", time.perf_counter() - started, route=route)
+            accepted, duplicates = state.get("sutura_ingested", (0, 0))
+            m.inc("sutura_events_ingested_total", accepted)
+            m.inc("sutura_events_duplicate_total", duplicates)
+            for reason, field, count in state.get("sutura_rejections", ()):
+                m.inc("sutura_rejections_total", count, reason=reason, field=field)
 
 
 def _depth_ok(value: Any, limit: int) -> bool:
@@ -58,25 +107,33 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
     max_depth = settings.get("server.max_depth")
     app = FastAPI(title="Sutura", version="0.1.0", description="OpenLineage graph and self-healing engine")
     app.state.engine = eng
+    metrics = Metrics(settings.get("server.metrics_dir"))
+    app.state.metrics = metrics
+    app.add_middleware(MetricsMiddleware, metrics=metrics)
 
     @app.exception_handler(HTTPError)
-    async def _http_error(_: Request, exc: HTTPError) -> JSONResponse:
+    async def _http_error(request: Request, exc: HTTPError) -> JSONResponse:
+        _reject(request, exc.reason, exc.extra.get("field"))
         return JSONResponse({"error": exc.message, **exc.extra}, status_code=exc.status)
 
     @app.exception_handler(InvalidEvent)
-    async def _invalid(_: Request, exc: InvalidEvent) -> JSONResponse:
+    async def _invalid(request: Request, exc: InvalidEvent) -> JSONResponse:
+        _reject(request, "invalid", exc.field)
         return JSONResponse({"error": str(exc), **exc.to_dict()}, status_code=400)
 
     @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+    async def _not_found(request: Request, exc: NotFound) -> JSONResponse:
+        _reject(request, "not_found")
         return JSONResponse({"error": str(exc)}, status_code=404)
 
     @app.exception_handler(InvalidNodeId)
-    async def _bad_node(_: Request, exc: InvalidNodeId) -> JSONResponse:
+    async def _bad_node(request: Request, exc: InvalidNodeId) -> JSONResponse:
+        _reject(request, "invalid_node_id")
         return JSONResponse({"error": str(exc)}, status_code=400)
 
     @app.exception_handler(SuturaError)
-    async def _sutura(_: Request, exc: SuturaError) -> JSONResponse:
+    async def _sutura(request: Request, exc: SuturaError) -> JSONResponse:
+        _reject(request, "conflict")
         return JSONResponse({"error": str(exc)}, status_code=409)
 
     def require(scope: str) -> Callable[[Request], None]:
@@ -86,32 +143,32 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
             header = request.headers.get("authorization", "")
             token = header[7:].strip() if header.lower().startswith("bearer ") else ""
             if token not in tokens:
-                raise HTTPError(401, "missing or unknown bearer token", hint="send Authorization: Bearer <token>")
+                raise HTTPError(401, "missing or unknown bearer token", reason="unauthorized", hint="send Authorization: Bearer <token>")
             granted = tokens[token]
             if scope not in granted and "admin" not in granted:
-                raise HTTPError(403, f"this token lacks the {scope!r} scope")
+                raise HTTPError(403, f"this token lacks the {scope!r} scope", reason="forbidden")
 
         return check
 
     async def body_json(request: Request) -> Any:
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_body:
-            raise HTTPError(413, f"request body over the {max_body} byte limit")
+            raise HTTPError(413, f"request body over the {max_body} byte limit", reason="too_large")
         chunks, size = [], 0
         async for chunk in request.stream():
             size += len(chunk)
             if size > max_body:
-                raise HTTPError(413, f"request body over the {max_body} byte limit")
+                raise HTTPError(413, f"request body over the {max_body} byte limit", reason="too_large")
             chunks.append(chunk)
         raw = b"".join(chunks)
         try:
             value = json.loads(raw)
         except RecursionError:
-            raise HTTPError(400, f"JSON nested deeper than {max_depth} levels", field="$") from None
+            raise HTTPError(400, f"JSON nested deeper than {max_depth} levels", reason="too_deep", field="$") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise HTTPError(400, f"invalid JSON: {exc}", field="$") from None
+            raise HTTPError(400, f"invalid JSON: {exc}", reason="invalid_json", field="$") from None
         if not _depth_ok(value, max_depth):
-            raise HTTPError(400, f"JSON nested deeper than {max_depth} levels", field="$")
+            raise HTTPError(400, f"JSON nested deeper than {max_depth} levels", reason="too_deep", field="$")
         return value
 
     # -- health --------------------------------------------------------------------
@@ -120,6 +177,11 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         eng.read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar())
         return {"status": "ok"}
 
+    @app.get("/metrics", response_class=PlainTextResponse, dependencies=[Depends(require("read"))])
+    def get_metrics() -> PlainTextResponse:
+        text = render(metrics, eng.read(store_figures))
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
     # -- ingest --------------------------------------------------------------------
     @app.post("/api/v1/lineage", status_code=201, dependencies=[Depends(require("ingest"))])
     async def post_lineage(request: Request) -> dict[str, int]:
@@ -127,7 +189,9 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         if isinstance(body, list):
             raise HTTPError(400, "send one event here, or a JSON array to /api/v1/lineage/batch", field="$")
         parsed = eng.validate(body)
-        return eng.apply(parsed).to_dict()
+        result = eng.apply(parsed)
+        request.state.sutura_ingested = (result.accepted, result.duplicates)
+        return result.to_dict()
 
     @app.post("/api/v1/lineage/batch", dependencies=[Depends(require("ingest"))])
     async def post_batch(request: Request) -> Any:
@@ -141,6 +205,9 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
             except InvalidEvent as exc:
                 rejected.append({"index": i, **exc.to_dict()})
         result = eng.apply(good).to_dict() if good else {"accepted": 0, "duplicates": 0}
+        request.state.sutura_ingested = (result["accepted"], result["duplicates"])
+        for r in rejected:
+            _reject(request, "invalid", r["field"])
         if rejected:
             return JSONResponse({**result, "rejected": rejected, "error": f"{len(rejected)} event(s) rejected"}, status_code=400)
         return result

@@ -6,11 +6,12 @@ Use it where a producer runs on the same machine as the store, with no server::
       type: sutura                        # once ``sutura.transport`` is imported
       # or: type: sutura.transport.SuturaTransport  (works everywhere, by dotted path)
       db_url: sqlite:////var/lib/sutura/sutura.db   # optional: else SUTURA_DB_URL / sutura.yml
+      strict: false    # true: raise instead of dropping (for callers that retry, like a sensor's cursor)
 
 Contract (openlineage-python): ``kind`` names the type, ``config_class`` parses the
-block, ``emit`` receives events. Emitting never raises into the producer: an invalid
-event or an unreachable store is logged once per kind of problem and dropped, as every
-OpenLineage transport does.
+block, ``emit`` receives events. By default emitting never raises into the producer: an
+invalid event or an unreachable store is logged once per kind of problem and dropped.
+With ``strict: true`` it raises, for callers that keep their place and resend.
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ log = logging.getLogger("sutura.transport")
 @attr.define
 class SuturaConfig(Config):
     db_url: str | None = None
+    strict: bool = False
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> SuturaConfig:
-        return cls(db_url=params.get("db_url"))
+        strict = params.get("strict", False)
+        return cls(db_url=params.get("db_url"), strict=strict if isinstance(strict, bool) else str(strict).lower() == "true")
 
 
 @register_transport
@@ -61,6 +64,8 @@ class SuturaTransport(Transport):
             payload = event if isinstance(event, (dict, str)) else Serde.to_json(event)
             self._get_engine().ingest(payload)
         except Exception as exc:  # noqa: BLE001 - a transport never fails its producer
+            if self.config.strict:
+                raise
             kind = type(exc).__name__
             if kind not in self._warned:
                 self._warned.add(kind)

@@ -123,3 +123,18 @@ def test_in_process_transport_feeds_the_engine(sqlite_url: str, monkeypatch: pyt
     # a broken store never raises into the producer
     broken = get_default_factory().create({"type": "sutura", "db_url": "sqlite:////nonexistent/dir/x.db"})
     broken.emit(run_lifecycle(("etl", "lost"))[0])
+
+
+def test_strict_transport_raises_so_callers_can_resend(tmp_path: Path) -> None:
+    from openlineage.client.transport import get_default_factory
+
+    import sutura.transport  # noqa: F401
+    from tests.core.builders import run_event
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    strict = get_default_factory().create({"type": "sutura", "db_url": f"sqlite:///{blocker}/x.db", "strict": True})
+    with pytest.raises(Exception):
+        strict.emit(run_event("START", ("etl", "j")))
+    lenient = get_default_factory().create({"type": "sutura", "db_url": f"sqlite:///{blocker}/x.db"})
+    lenient.emit(run_event("START", ("etl", "j")))  # dropped with one warning, never raised

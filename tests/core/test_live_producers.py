@@ -7,7 +7,8 @@
 
 Every producer also writes a file copy of what it sent (OpenLineage ``composite`` transport),
 so the graph is checked against the producer's own events as well as against the shape the
-project is known to have.
+project is known to have. The same assertions replay the recorded events in
+``tests/fixtures/producers`` in-process, which takes about a second.
 """
 
 from __future__ import annotations
@@ -175,22 +176,23 @@ def test_airflow_dag_run_through_in_process_transport(airflow_live: AirflowLive)
 # -- dbt ---------------------------------------------------------------------------------
 
 MODELS = ("stg_customers", "stg_orders", "customer_orders", "orders_daily")
-MODEL_INPUTS = {  # default dbt-ol mode: seeds are not reported, so staging models have no inputs
-    "stg_customers": set(),
-    "stg_orders": set(),
+MODEL_INPUTS = {  # default dbt-ol mode names the seeds only in the models' columnLineage facets
+    "stg_customers": {"raw_customers"},
+    "stg_orders": {"raw_orders"},
     "customer_orders": {"stg_customers", "stg_orders"},
     "orders_daily": {"stg_orders"},
 }
-CHECKS = {  # (assertion, column) of the generic tests on each model
-    "stg_customers": {("not_null", "customer_id"), ("unique", "customer_id")},
+ACCEPTED_STATUS = "accepted_values_stg_orders_status___var_order_statuses_"
+CHECKS = {  # the generic tests on each model, as Sutura names a check: (dbt test name, column)
+    "stg_customers": {("not_null_stg_customers_customer_id", "customer_id"), ("unique_stg_customers_customer_id", "customer_id")},
     "stg_orders": {
-        ("not_null", "order_id"),
-        ("unique", "order_id"),
-        ("accepted_values", "status"),
-        ("relationships", "customer_id"),
+        ("not_null_stg_orders_order_id", "order_id"),
+        ("unique_stg_orders_order_id", "order_id"),
+        (ACCEPTED_STATUS, "status"),
+        ("relationships_stg_orders_customer_id__customer_id__ref_stg_customers_", "customer_id"),
     },
-    "customer_orders": {("not_null", "customer_id"), ("unique", "customer_id")},
-    "orders_daily": {("not_null", "order_date"), ("unique", "order_date")},
+    "customer_orders": {("not_null_customer_orders_customer_id", "customer_id"), ("unique_customer_orders_customer_id", "customer_id")},
+    "orders_daily": {("not_null_orders_daily_order_date", "order_date"), ("unique_orders_daily_order_date", "order_date")},
 }
 
 
@@ -243,6 +245,8 @@ def _assert_dbt_green_build(graph: GraphReader, events: list[dict[str, Any]], na
         names.dataset("stg_orders"),
         names.model_job("stg_customers"),
         names.model_job("stg_orders"),
+        names.dataset("raw_customers"),  # seeds: no producing job in this mode
+        names.dataset("raw_orders"),
     }
     assert (names.dataset("stg_orders"), names.model_job("customer_orders")) in edges(upstream)
     downstream = graph.lineage(names.dataset("stg_orders"), direction="downstream", depth=2)
@@ -256,8 +260,8 @@ def _assert_dbt_failing_test_build(graph: GraphReader, events: list[dict[str, An
     assert "FAIL" in {r["state"] for r in graph.runs(names.parent_job)}
     assert graph.runs(names.test_job("stg_orders"))[0]["state"] == "FAIL"
     checks = {(c["assertion"], c["field"], c["success"]) for c in graph.node(names.dataset("stg_orders"))["checks"]}
-    assert ("accepted_values", "status", False) in checks
-    assert ("unique", "order_id", True) in checks
+    assert (ACCEPTED_STATUS, "status", False) in checks
+    assert ("unique_stg_orders_order_id", "order_id", True) in checks
 
 
 @pytest.mark.slow

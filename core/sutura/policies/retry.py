@@ -45,7 +45,7 @@ def decide_failure(engine: Any, failure: Failure) -> Decision:
         from sutura.engine import now_utc
 
         now = now_utc()
-        job_id = engine.writer._job_id(conn, failure.job.namespace, failure.job.name, now)
+        job_id = engine.writer.job_id(conn, failure.job.namespace, failure.job.name, now)
         sources = _sources(conn, failure, job_id, diagnosis)
         clock = now.timestamp()
         transient = diagnosis.kind is FailureKind.TRANSIENT
@@ -194,37 +194,42 @@ def _learn(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
     from sutura.events import parse_time
 
     now = now_utc()
+    # One query each tells whether there is anything to learn: usually nothing is pending.
+    pending_jobs = {
+        (r.namespace, r.name): r.id
+        for r in conn.execute(
+            sa.select(t.job.c.id, t.job.c.namespace, t.job.c.name)
+            .where(t.job.c.id.in_(sa.select(t.decision.c.job_id).where(t.decision.c.action == Action.RETRY.value, t.decision.c.outcome.is_(None))))
+        )
+    }
+    open_circuits = {r.source for r in conn.execute(sa.select(t.circuit.c.source).where(t.circuit.c.state != "closed"))}
     for e in events:
-        job = conn.execute(
-            sa.select(t.job.c.id).where(t.job.c.namespace == e["job"]["namespace"], t.job.c.name == e["job"]["name"])
-        ).scalar()
-        if job is None:
-            continue
-        at = parse_time(e["eventTime"], "eventTime")
-        run_id = e["run"].get("runId")
-        pending = conn.execute(
-            sa.select(t.decision.c.id, t.decision.c.source, t.decision.c.run_id).where(
-                t.decision.c.job_id == job,
-                t.decision.c.action == Action.RETRY.value,
-                t.decision.c.outcome.is_(None),
-                t.decision.c.created_at <= at,
-            )
-        ).all()
+        job = pending_jobs.get((e["job"]["namespace"], e["job"]["name"]))
         succeeded = e["eventType"] == "COMPLETE"
-        for d in pending:
-            if d.run_id and d.run_id == run_id:
-                continue  # the event of the attempt that failed, not of its retry
-            conn.execute(
-                t.decision.update()
-                .where(t.decision.c.id == d.id)
-                .values(outcome="succeeded" if succeeded else "failed", outcome_at=now)
-            )
-        if succeeded:
-            namespaces = {ds["namespace"] for ds in (e.get("inputs") or []) + (e.get("outputs") or [])}
-            namespaces |= {d.source for d in pending if d.source}
-            for ns in namespaces:
+        sources: set[str] = set()
+        if job is not None:
+            at = parse_time(e["eventTime"], "eventTime")
+            run_id = e["run"].get("runId")
+            pending = conn.execute(
+                sa.select(t.decision.c.id, t.decision.c.source, t.decision.c.run_id).where(
+                    t.decision.c.job_id == job,
+                    t.decision.c.action == Action.RETRY.value,
+                    t.decision.c.outcome.is_(None),
+                    t.decision.c.created_at <= at,
+                )
+            ).all()
+            for d in pending:
+                if d.run_id and d.run_id == run_id:
+                    continue  # the event of the attempt that failed, not of its retry
+                conn.execute(
+                    t.decision.update().where(t.decision.c.id == d.id).values(outcome="succeeded" if succeeded else "failed", outcome_at=now)
+                )
+            sources = {d.source for d in pending if d.source}
+        if succeeded and open_circuits:
+            sources |= {ds["namespace"] for ds in (e.get("inputs") or []) + (e.get("outputs") or [])}
+            for ns in sources & open_circuits:
                 conn.execute(
                     t.circuit.update()
-                    .where(t.circuit.c.source == ns, t.circuit.c.state != "closed")
+                    .where(t.circuit.c.source == ns)
                     .values(state="closed", failures="[]", opened_at=None, probe_at=None, updated_at=now)
                 )

@@ -1,7 +1,7 @@
-"""Apply translated facts to the store: idempotent and order-independent.
+"""Apply translated facts to the store: idempotent, order-independent, set-based.
 
-Idempotent: an event is keyed by the hash of its canonical JSON; a second copy finds
-its key in ``raw_event`` and changes nothing.
+Idempotent: an event is keyed by the hash of its canonical JSON; a copy already in
+``raw_event`` (or earlier in the same batch) changes nothing.
 
 Order-independent: every merged value carries an ordering key and the highest key
 wins, so any permutation of the same events gives the same rows:
@@ -9,31 +9,38 @@ wins, so any permutation of the same events gives the same rows:
 - run state: ``rank|eventTime|eventKey`` (rank: OTHER 0 < START 1 < RUNNING 2 <
   terminal 3), so a late START never regresses COMPLETE and OTHER never reopens a run;
 - facets (run, job, dataset): per facet name, ``eventTime|rank|eventKey``: facets
-  accumulate and the newest copy of each wins;
-- ``started_at`` is the earliest START (else earliest event), ``ended_at`` the time of
-  the winning terminal event.
+  accumulate and the newest copy of each wins; run scalars (attempt, parent, error...)
+  are derived from the merged facets;
+- ``started_at`` is the earliest event of the run, ``ended_at`` the winning terminal one.
+
+Because these merges commute, a batch is applied set-wise: each table is read once for
+the whole batch, merged in memory, and written back with a few multi-row statements, so
+the cost per event is mostly Python, not round trips.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Callable
+from typing import Any, Callable, Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sutura.ontology import RunState, VersionStatus
+from sutura.store import identity
 from sutura.store import schema as t
 from sutura.store.db import dumps, insert
 from sutura.translate import run_facts
-from sutura.translate.model import DatasetFacts, Facts, FieldFact
+from sutura.translate.model import DatasetFacts, Facts
 
-__all__ = ["Fingerprinter", "Writer", "default_fingerprints"]
+__all__ = ["Fingerprinter", "Writer", "default_fingerprints", "next_seq"]
 
 # (dataset facts, run id) -> (fingerprint, content fingerprint)
 Fingerprinter = Callable[[DatasetFacts, "str | None"], "tuple[str, str]"]
+_CHUNK = 500
 
 
 def _sha(*parts: Any) -> str:
@@ -50,439 +57,510 @@ def default_fingerprints(ds: DatasetFacts, run_id: str | None) -> tuple[str, str
     """
     if ds.version is not None:
         return f"v:{ds.version}", f"v:{ds.version}"
-    identity = _sha(ds.schema_hash, ds.row_count, ds.bytes, run_id)
+    identity_fp = _sha(ds.schema_hash, ds.row_count, ds.bytes, run_id)
     content = (ds.facets.get("suturaContent") or {}).get("fingerprint")
     if content:
-        return identity, f"c:{content}"
+        return identity_fp, f"c:{content}"
     if ds.row_count is not None or ds.bytes is not None:
-        return identity, _sha("stats", ds.schema_hash, ds.row_count, ds.bytes)
-    return identity, identity
+        return identity_fp, _sha("stats", ds.schema_hash, ds.row_count, ds.bytes)
+    return identity_fp, identity_fp
 
 
-def _time_key(when: datetime) -> str:
-    return when.strftime("%Y-%m-%dT%H:%M:%S.%f")
+def _aware(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
+def _chunks(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(values), _CHUNK):
+        yield values[i : i + _CHUNK]
+
+
+@dataclass
+class _Facets:
+    """A row's facets being merged in memory."""
+
+    facets: dict[str, Any]
+    keys: dict[str, str]
+    changed: bool = False
+
+    @classmethod
+    def load(cls, facets_json: str | None, keys_json: str | None) -> _Facets:
+        return cls(json.loads(facets_json or "{}"), json.loads(keys_json or "{}"))
+
+    def merge(self, incoming: dict[str, Any], key: str) -> set[str]:
+        """Merge; return the names of the facets this event now provides."""
+        won = set()
+        for name, value in incoming.items():
+            if self.keys.get(name, "") < key:
+                self.facets[name] = value
+                self.keys[name] = key
+                self.changed = True
+                won.add(name)
+        return won
+
+
+@dataclass
+class _RunRow:
+    run_id: str
+    job_id: int
+    state: str | None = None
+    state_key: str = ""
+    started_at: datetime | None = None
+    ended_at: datetime | None = None
+    facets: _Facets = field(default_factory=lambda: _Facets({}, {}))
+    new: bool = True
+    dirty: bool = True
 
 
 class Writer:
-    """Applies one event's facts inside the caller's transaction."""
+    """Applies a batch of events' facts inside the caller's transaction."""
 
     def __init__(self, fingerprint: Fingerprinter = default_fingerprints):
         self.fingerprint = fingerprint
 
-    # -- entry point ---------------------------------------------------------
-    def apply(self, conn: Connection, facts: Facts, now: datetime) -> bool:
-        """Return False (and change nothing) when the event is already held."""
-        ev = facts.event
-        inserted = conn.execute(
-            insert(conn, t.raw_event)
-            .values(
-                event_key=ev.key,
-                kind=ev.kind,
-                run_id=ev.run_id,
-                event_type=ev.event_type.value if ev.event_type else None,
-                event_time=ev.event_time,
-                received_at=now,
-                producer=ev.producer,
-                payload=dumps(ev.raw),
-            )
-            .on_conflict_do_nothing(index_elements=["event_key"])
-            .returning(t.raw_event.c.id)
-        ).first()
-        if inserted is None:  # already held (rowcount is unreliable here on psycopg)
-            return False
+    # -- identity, for the policies ---------------------------------------------------
+    dataset_id = staticmethod(identity.dataset_id)
+    job_id = staticmethod(identity.job_id)
 
-        rank = ev.event_type.rank if ev.event_type else 0
-        facet_key = f"{_time_key(ev.event_time)}|{rank}|{ev.key}"
-        job_id = None
-        if facts.job is not None:
-            job_id = self._job(conn, facts, facet_key, now)
-        if facts.run is not None and job_id is not None:
-            self._run(conn, facts, job_id, facet_key, now)
+    # -- entry point ----------------------------------------------------------------------
+    def apply(self, conn: Connection, batch: Sequence[Facts], now: datetime) -> int:
+        """Apply the events not held yet; return how many were new."""
+        events = self._new_events(conn, batch, now)
+        if not events:
+            return 0
+        job_ids = self._jobs(conn, events, now)
+        self._runs(conn, events, job_ids, now)
+        ds_ids, schema_winners = self._datasets(conn, events, now)
+        self._fields(conn, events, ds_ids, schema_winners)
+        self._edges(conn, events, job_ids, ds_ids)
+        versions = self._versions(conn, events, ds_ids)
+        self._checks(conn, events, ds_ids, versions)
+        return len(events)
 
-        # Sorted, so concurrent writers lock dataset rows in one order (no deadlocks).
-        for ds in sorted(facts.all_datasets(), key=lambda d: (d.namespace, d.name)):
-            ds_id, schema_won = self._dataset(conn, ds, facet_key, now)
-            if ds.fields:
-                self._fields(conn, ds_id, ds.fields, update_types=schema_won)
-            if ds.column_lineage:
-                self._column_lineage(conn, ds_id, ds, now)
-            if job_id is not None and ds.role in ("input", "output"):
-                direction = "in" if ds.role == "input" else "out"
-                self._edge(conn, t.job_io, job_id=job_id, dataset_id=ds_id, direction=direction)
-                if facts.run is not None:
-                    self._edge(conn, t.run_io, run_id=facts.run.run_id, dataset_id=ds_id, direction=direction)
-            version_id = self._version(conn, facts, ds, ds_id, now)
-            if ds.checks:
-                self._checks(conn, facts, ds, ds_id, version_id, now)
-        return True
-
-    # -- jobs and runs -------------------------------------------------------
-    def _job(self, conn: Connection, facts: Facts, facet_key: str, now: datetime) -> int:
-        jf = facts.job
-        assert jf is not None
-        job_id = self._job_id(conn, jf.namespace, jf.name, now)
-        row = conn.execute(
-            sa.select(t.job.c.type, t.job.c.integration, t.job.c.facets, t.job.c.facet_keys)
-            .where(t.job.c.id == job_id)
-            .with_for_update()
-        ).one()
-        facets, keys, changed = _merge_facets(row.facets, row.facet_keys, jf.facets, facet_key)
-        values: dict[str, Any] = {"facets": facets, "facet_keys": keys} if changed else {}
-        authoritative = "jobType" in jf.facets  # the facet beats inference from other facets
-        for column, value in (("type", jf.type), ("integration", jf.integration)):
-            if value and value != getattr(row, column) and (getattr(row, column) is None or authoritative):
-                values[column] = value
-        if values:
-            conn.execute(t.job.update().where(t.job.c.id == job_id).values(updated_at=now, **values))
-        return job_id
-
-    def _job_id(self, conn: Connection, namespace: str, name: str, now: datetime) -> int:
-        found = conn.execute(
-            sa.select(t.job.c.id).where(t.job.c.namespace == namespace, t.job.c.name == name)
-        ).scalar()
-        if found is not None:
-            return found
-        conn.execute(
-            insert(conn, t.job)
-            .values(namespace=namespace, name=name, facets="{}", facet_keys="{}", created_at=now, updated_at=now)
-            .on_conflict_do_nothing(index_elements=["namespace", "name"])
-        )
-        return conn.execute(
-            sa.select(t.job.c.id).where(t.job.c.namespace == namespace, t.job.c.name == name)
-        ).scalar_one()
-
-    def _run(self, conn: Connection, facts: Facts, job_id: int, facet_key: str, now: datetime) -> None:
-        rf = facts.run
-        ev = facts.event
-        assert rf is not None and ev.event_type is not None
-        state_key = f"{ev.event_type.rank}|{_time_key(ev.event_time)}|{ev.key}"
-        row = conn.execute(sa.select(t.run).where(t.run.c.run_id == rf.run_id).with_for_update()).first()
-        if row is None:
+    def _new_events(self, conn: Connection, batch: Sequence[Facts], now: datetime) -> list[Facts]:
+        unique: dict[str, Facts] = {}
+        for f in batch:
+            unique.setdefault(f.event.key, f)
+        held: set[str] = set()
+        keys = list(unique)
+        for chunk in _chunks(keys):
+            held |= {r[0] for r in conn.execute(sa.select(t.raw_event.c.event_key).where(t.raw_event.c.event_key.in_(chunk)))}
+        events = [f for k, f in unique.items() if k not in held]
+        if events:
             conn.execute(
-                insert(conn, t.run)
-                .values(run_id=rf.run_id, job_id=job_id, state_key="", facets="{}", facet_keys="{}", updated_at=now)
-                .on_conflict_do_nothing(index_elements=["run_id"])
+                insert(conn, t.raw_event).on_conflict_do_nothing(index_elements=["event_key"]),
+                [
+                    {
+                        "event_key": f.event.key,
+                        "kind": f.event.kind,
+                        "run_id": f.event.run_id,
+                        "event_type": f.event.event_type.value if f.event.event_type else None,
+                        "event_time": f.event.event_time,
+                        "received_at": now,
+                        "producer": f.event.producer,
+                        "payload": f.event.canonical or dumps(f.event.raw),
+                    }
+                    for f in events
+                ],
             )
-            row = conn.execute(sa.select(t.run).where(t.run.c.run_id == rf.run_id).with_for_update()).one()
+        return events
 
-        values: dict[str, Any] = {"job_id": job_id}
-        if state_key > row.state_key:
-            values.update(state=ev.event_type.value, state_key=state_key)
-            values["ended_at"] = ev.event_time if ev.event_type.terminal else None
-        if row.started_at is None or _aware(row.started_at) > ev.event_time:
-            values["started_at"] = ev.event_time  # a run starts no later than its first event
-        facets, keys, changed = _merge_facets(row.facets, row.facet_keys, rf.facets, facet_key)
-        if changed:
-            values.update(facets=facets, facet_keys=keys)
-            # Scalars follow the merged facets, so they are order-independent too.
-            merged = run_facts(rf.run_id, ev.event_type, json.loads(facets))
-            values.update(
-                attempt=merged.attempt,
-                parent_run_id=merged.parent_run_id,
-                root_run_id=merged.root_run_id,
-                nominal_start=merged.nominal_start,
-                nominal_end=merged.nominal_end,
-                error_message=merged.error_message,
-                stack_trace=merged.stack_trace,
-            )
-        conn.execute(t.run.update().where(t.run.c.id == row.id).values(updated_at=now, **values))
+    # -- jobs --------------------------------------------------------------------------
+    def _resolve(self, conn: Connection, table: sa.Table, names: set[tuple[str, str]], now: datetime, primary: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
+        """Rows by (namespace, name) for ``table`` (job or dataset), inserting the missing ones."""
+        found: dict[tuple[str, str], Any] = {}
+        cols = [table.c.id, table.c.namespace, table.c.name]
+        if table is t.dataset:
+            cols += [table.c.canonical_id, table.c.is_primary]
 
-        if rf.parent_run_id and rf.parent_job:
-            parent_job = self._job_id(conn, rf.parent_job[0], rf.parent_job[1], now)
+        def fetch(wanted: Iterable[tuple[str, str]]) -> None:
+            by_name = sorted({n for _, n in wanted})
+            for chunk in _chunks(by_name):
+                for r in conn.execute(sa.select(*cols).where(table.c.name.in_(chunk))):
+                    if (r.namespace, r.name) in names:
+                        found[(r.namespace, r.name)] = r
+
+        fetch(names)
+        missing = sorted(names - set(found))
+        if missing:
+            rows = [
+                {"namespace": ns, "name": nm, "facets": "{}", "facet_keys": "{}", "created_at": now, "updated_at": now}
+                for ns, nm in missing
+            ]
+            if table is t.dataset:
+                for row in rows:
+                    row["is_primary"] = (row["namespace"], row["name"]) in (primary or set())
+            conn.execute(insert(conn, table).on_conflict_do_nothing(index_elements=["namespace", "name"]), rows)
+            fetch(missing)
+        return found
+
+    def _jobs(self, conn: Connection, events: list[Facts], now: datetime) -> dict[tuple[str, str], int]:
+        names = {(f.job.namespace, f.job.name) for f in events if f.job}
+        names |= {f.run.parent_job for f in events if f.run and f.run.parent_job}
+        rows = self._resolve(conn, t.job, names, now)
+        ids = {k: r.id for k, r in rows.items()}
+        with_facets = [f for f in events if f.job and (f.job.facets or f.job.type or f.job.integration)]
+        if not with_facets:
+            return ids
+        touched = sorted({ids[(f.job.namespace, f.job.name)] for f in with_facets})  # type: ignore[union-attr]
+        state = {}
+        for chunk in _chunks(touched):
+            q = sa.select(t.job.c.id, t.job.c.type, t.job.c.integration, t.job.c.facets, t.job.c.facet_keys).where(t.job.c.id.in_(chunk))
+            for r in conn.execute(q.with_for_update()):
+                state[r.id] = [r.type, r.integration, _Facets.load(r.facets, r.facet_keys), False]
+        for f in with_facets:
+            jf = f.job
+            assert jf is not None
+            row = state[ids[(jf.namespace, jf.name)]]
+            row[2].merge(jf.facets, _facet_key(f))
+            authoritative = "jobType" in jf.facets  # the facet beats inference from other facets
+            for i, value in ((0, jf.type), (1, jf.integration)):
+                if value and value != row[i] and (row[i] is None or authoritative):
+                    row[i], row[3] = value, True
+        updates = [
+            {"b_id": job_id, "type": r[0], "integration": r[1], "facets": dumps(r[2].facets), "facet_keys": dumps(r[2].keys), "updated_at": now}
+            for job_id, r in state.items()
+            if r[2].changed or r[3]
+        ]
+        if updates:
             conn.execute(
-                insert(conn, t.run)
-                .values(run_id=rf.parent_run_id, job_id=parent_job, state_key="", facets="{}", facet_keys="{}", updated_at=now)
-                .on_conflict_do_nothing(index_elements=["run_id"])
+                t.job.update()
+                .where(t.job.c.id == sa.bindparam("b_id"))
+                .values(type=sa.bindparam("type"), integration=sa.bindparam("integration"), facets=sa.bindparam("facets"), facet_keys=sa.bindparam("facet_keys"), updated_at=sa.bindparam("updated_at")),
+                updates,
             )
+        return ids
 
-    # -- datasets --------------------------------------------------------------
-    def dataset_id(self, conn: Connection, namespace: str, name: str, now: datetime, *, primary: bool = False) -> int:
-        """The canonical id of (namespace, name), creating the dataset if needed."""
-        row = conn.execute(
-            sa.select(t.dataset.c.id, t.dataset.c.canonical_id, t.dataset.c.is_primary).where(
-                t.dataset.c.namespace == namespace, t.dataset.c.name == name
-            )
-        ).first()
-        if row is None:
-            conn.execute(
-                insert(conn, t.dataset)
-                .values(
-                    namespace=namespace, name=name, is_primary=primary, facets="{}", facet_keys="{}", created_at=now, updated_at=now
+    # -- runs ----------------------------------------------------------------------------
+    def _runs(self, conn: Connection, events: list[Facts], job_ids: dict[tuple[str, str], int], now: datetime) -> None:
+        run_events = [f for f in events if f.run is not None and f.job is not None]
+        wanted = {f.run.run_id for f in run_events} | {f.run.parent_run_id for f in run_events if f.run.parent_run_id}  # type: ignore[union-attr]
+        rows: dict[str, _RunRow] = {}
+        for chunk in _chunks(sorted(wanted)):
+            q = sa.select(t.run).where(t.run.c.run_id.in_(chunk))
+            for r in conn.execute(q.with_for_update()):
+                rows[r.run_id] = _RunRow(
+                    r.run_id, r.job_id, r.state, r.state_key, _aware(r.started_at), _aware(r.ended_at), _Facets.load(r.facets, r.facet_keys), new=False, dirty=False
                 )
-                .on_conflict_do_nothing(index_elements=["namespace", "name"])
-            )
-            row = conn.execute(
-                sa.select(t.dataset.c.id, t.dataset.c.canonical_id, t.dataset.c.is_primary).where(
-                    t.dataset.c.namespace == namespace, t.dataset.c.name == name
-                )
-            ).one()
-        if primary and not row.is_primary:
-            conn.execute(t.dataset.update().where(t.dataset.c.id == row.id).values(is_primary=True))
-        return row.canonical_id or row.id
-
-    def _dataset(self, conn: Connection, ds: DatasetFacts, facet_key: str, now: datetime) -> tuple[int, bool]:
-        """The dataset's id, and whether this event's ``schema`` facet is now the newest."""
-        ds_id = self.dataset_id(conn, ds.namespace, ds.name, now, primary=True)
-        if ds.aliases:
-            ds_id = self._merge_aliases(conn, ds, ds_id, now)
-        schema_won = False
-        if ds.facets:
-            row = conn.execute(
-                sa.select(t.dataset.c.facets, t.dataset.c.facet_keys).where(t.dataset.c.id == ds_id).with_for_update()
-            ).one()
-            facets, keys, changed = _merge_facets(row.facets, row.facet_keys, ds.facets, facet_key)
-            if changed:
-                conn.execute(
-                    t.dataset.update().where(t.dataset.c.id == ds_id).values(facets=facets, facet_keys=keys, updated_at=now)
-                )
-                schema_won = json.loads(keys).get("schema") == facet_key
-        return ds_id, schema_won
-
-    def _merge_aliases(self, conn: Connection, ds: DatasetFacts, ds_id: int, now: datetime) -> int:
-        """Fold symlinked identifiers into one canonical dataset (see docs/adr/0004-dataset-identity.md).
-
-        The canonical member of a group is the one named directly by an event
-        (``is_primary``); among several, the smallest (namespace, name). The choice depends
-        only on the set of names seen, never on arrival order.
-        """
-        group = {ds_id}
-        for ns, name, _kind in ds.aliases:
-            group.add(self.dataset_id(conn, ns, name, now))
-        # Include every row already pointing at a member.
-        members = conn.execute(
-            sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name, t.dataset.c.is_primary).where(
-                sa.or_(t.dataset.c.id.in_(group), t.dataset.c.canonical_id.in_(group))
-            )
-        ).all()
-        canonical = min(members, key=lambda r: (not r.is_primary, r.namespace, r.name)).id
-        others = [r.id for r in members if r.id != canonical]
-        if not others:
-            return canonical
-        conn.execute(t.dataset.update().where(t.dataset.c.id.in_(others)).values(canonical_id=canonical))
-        conn.execute(t.dataset.update().where(t.dataset.c.id == canonical).values(canonical_id=None))
-        for table in (t.job_io, t.run_io):
-            _repoint(conn, table, others, canonical)
-        for table in (t.dataset_version, t.check_result, t.field):
-            for old in others:
-                _move_rows(conn, table, old, canonical)
-        return canonical
-
-    def _fields(self, conn: Connection, ds_id: int, fields: list[FieldFact], *, update_types: bool) -> None:
-        """Field names accumulate; types and descriptions follow the newest schema facet."""
-        existing = {
-            r.name: (r.type, r.description)
-            for r in conn.execute(
-                sa.select(t.field.c.name, t.field.c.type, t.field.c.description).where(t.field.c.dataset_id == ds_id)
-            )
-        }
-        new = [f for f in fields if f.name not in existing]
-        if new:
-            conn.execute(
-                insert(conn, t.field).on_conflict_do_nothing(index_elements=["dataset_id", "name"]),
-                [{"dataset_id": ds_id, "name": f.name, "type": f.type, "description": f.description} for f in new],
-            )
-        for f in fields if update_types else ():
-            old = existing.get(f.name)
-            if old and f.type and old != (f.type, f.description or old[1]):
-                conn.execute(
-                    t.field.update()
-                    .where(t.field.c.dataset_id == ds_id, t.field.c.name == f.name)
-                    .values(type=f.type, description=f.description or old[1])
-                )
-
-    def field_id(self, conn: Connection, ds_id: int, name: str) -> int:
-        conn.execute(
-            insert(conn, t.field).values(dataset_id=ds_id, name=name).on_conflict_do_nothing(index_elements=["dataset_id", "name"])
-        )
-        return conn.execute(
-            sa.select(t.field.c.id).where(t.field.c.dataset_id == ds_id, t.field.c.name == name)
-        ).scalar_one()
-
-    def _column_lineage(self, conn: Connection, ds_id: int, ds: DatasetFacts, now: datetime) -> None:
-        rows = []
-        for edge in ds.column_lineage:
-            if edge.field is None:
+        for f in run_events:
+            rf, ev, job = f.run, f.event, f.job
+            assert rf is not None and job is not None and ev.event_type is not None
+            row = rows.get(rf.run_id)
+            if row is None:
+                row = rows[rf.run_id] = _RunRow(rf.run_id, job_ids[(job.namespace, job.name)])
+            if row.job_id != job_ids[(job.namespace, job.name)]:
+                row.job_id, row.dirty = job_ids[(job.namespace, job.name)], True
+            state_key = f"{ev.event_type.rank}|{ev.time_key}|{ev.key}"
+            if state_key > row.state_key:
+                row.state, row.state_key, row.dirty = ev.event_type.value, state_key, True
+                row.ended_at = ev.event_time if ev.event_type.terminal else None
+            if row.started_at is None or row.started_at > ev.event_time:
+                row.started_at, row.dirty = ev.event_time, True  # a run starts no later than its first event
+            row.facets.merge(rf.facets, _facet_key(f))
+            if rf.parent_run_id and rf.parent_job and rf.parent_run_id not in rows:
+                rows[rf.parent_run_id] = _RunRow(rf.parent_run_id, job_ids[rf.parent_job])  # placeholder until its own events
+        inserts, updates = [], []
+        for row in rows.values():
+            if not (row.dirty or row.facets.changed):
                 continue
-            src_ds = self.dataset_id(conn, edge.namespace, edge.name, now)
-            rows.append(
-                {
-                    "field_id": self.field_id(conn, ds_id, edge.field),
-                    "source_field_id": self.field_id(conn, src_ds, edge.source_field),
-                    "transformations": dumps(edge.transformations),
-                }
-            )
-        if rows:
+            merged = run_facts(row.run_id, row.state, row.facets.facets)  # scalars follow the merged facets
+            values = {
+                "job_id": row.job_id,
+                "state": row.state,
+                "state_key": row.state_key,
+                "started_at": row.started_at,
+                "ended_at": row.ended_at,
+                "attempt": merged.attempt,
+                "parent_run_id": merged.parent_run_id,
+                "root_run_id": merged.root_run_id,
+                "nominal_start": merged.nominal_start,
+                "nominal_end": merged.nominal_end,
+                "error_message": merged.error_message,
+                "stack_trace": merged.stack_trace,
+                "facets": dumps(row.facets.facets),
+                "facet_keys": dumps(row.facets.keys),
+                "updated_at": now,
+            }
+            if row.new:
+                inserts.append({"run_id": row.run_id, **values})
+            else:
+                updates.append({"b_run_id": row.run_id, **values})
+        if inserts:
+            conn.execute(insert(conn, t.run).on_conflict_do_nothing(index_elements=["run_id"]), inserts)
+        if updates:
+            cols = {k: sa.bindparam(k) for k in updates[0] if k != "b_run_id"}
+            conn.execute(t.run.update().where(t.run.c.run_id == sa.bindparam("b_run_id")).values(**cols), updates)
+
+    # -- datasets ---------------------------------------------------------------------------
+    def _datasets(self, conn: Connection, events: list[Facts], now: datetime) -> tuple[dict[tuple[str, str], int], dict[int, DatasetFacts]]:
+        """Canonical dataset ids by name, and per dataset the event facts whose schema won."""
+        named = {(d.namespace, d.name) for f in events for d in f.all_datasets()}
+        sources = {(e.namespace, e.name) for f in events for d in f.all_datasets() for e in d.column_lineage}
+        rows = self._resolve(conn, t.dataset, named | sources, now, primary=named)
+        not_primary = [r.id for k, r in rows.items() if k in named and not r.is_primary]
+        if not_primary:
+            conn.execute(t.dataset.update().where(t.dataset.c.id.in_(not_primary)).values(is_primary=True))
+        ids = {k: (r.canonical_id or r.id) for k, r in rows.items()}
+        for f in events:  # symlinks: rare, applied one dataset at a time
+            for d in f.all_datasets():
+                if d.aliases:
+                    canonical = identity.merge_aliases(conn, ids[(d.namespace, d.name)], [(a[0], a[1]) for a in d.aliases], now)
+                    ids[(d.namespace, d.name)] = canonical
+                    for a in d.aliases:
+                        ids[(a[0], a[1])] = canonical
+        return ids, self._dataset_facets(conn, events, ids, now)
+
+    def _dataset_facets(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int], now: datetime) -> dict[int, DatasetFacts]:
+        touched = sorted({ids[(d.namespace, d.name)] for f in events for d in f.all_datasets() if d.facets})
+        state: dict[int, _Facets] = {}
+        for chunk in _chunks(touched):
+            q = sa.select(t.dataset.c.id, t.dataset.c.facets, t.dataset.c.facet_keys).where(t.dataset.c.id.in_(chunk))
+            for r in conn.execute(q.with_for_update()):
+                state[r.id] = _Facets.load(r.facets, r.facet_keys)
+        schema_winners: dict[int, DatasetFacts] = {}
+        for f in events:
+            key = _facet_key(f)
+            for d in f.all_datasets():
+                if d.facets:
+                    ds_id = ids[(d.namespace, d.name)]
+                    if "schema" in state[ds_id].merge(d.facets, key):
+                        schema_winners[ds_id] = d
+        updates = [{"b_id": i, "facets": dumps(s.facets), "facet_keys": dumps(s.keys), "updated_at": now} for i, s in state.items() if s.changed]
+        if updates:
             conn.execute(
-                insert(conn, t.field_lineage).on_conflict_do_nothing(index_elements=["field_id", "source_field_id"]), rows
+                t.dataset.update()
+                .where(t.dataset.c.id == sa.bindparam("b_id"))
+                .values(facets=sa.bindparam("facets"), facet_keys=sa.bindparam("facet_keys"), updated_at=sa.bindparam("updated_at")),
+                updates,
             )
+        return schema_winners
 
-    def _edge(self, conn: Connection, table: sa.Table, **values: Any) -> None:
-        conn.execute(insert(conn, table).values(**values).on_conflict_do_nothing())
-
-    # -- versions and checks -------------------------------------------------
-    def _version(self, conn: Connection, facts: Facts, ds: DatasetFacts, ds_id: int, now: datetime) -> int | None:
-        ev = facts.event
-        run_id = facts.run.run_id if facts.run else None
-        if ds.role == "output" and ev.event_type in (RunState.COMPLETE, RunState.FAIL, RunState.ABORT):
-            status = VersionStatus.PUBLISHED if ev.event_type is RunState.COMPLETE else VersionStatus.FAILED_WRITE
-        elif ds.role == "event" and ds.version is not None:
-            status = VersionStatus.PUBLISHED
-        elif ds.role == "input" and ds.version is not None:
-            found = conn.execute(
-                sa.select(t.dataset_version.c.id).where(
-                    t.dataset_version.c.dataset_id == ds_id, t.dataset_version.c.fingerprint == f"v:{ds.version}"
-                )
-            ).scalar()
-            if found is not None and run_id:
-                conn.execute(
-                    t.run_io.update()
-                    .where(t.run_io.c.run_id == run_id, t.run_io.c.dataset_id == ds_id, t.run_io.c.direction == "in")
-                    .values(version_id=found)
-                )
-            return found
-        else:
-            return None
-
-        # A version this run already registered (e.g. audited through on_checks) is the same version.
-        if run_id is not None:
-            existing = conn.execute(
-                sa.select(t.dataset_version.c.id, t.dataset_version.c.status).where(
-                    t.dataset_version.c.dataset_id == ds_id, t.dataset_version.c.run_id == run_id
-                )
-            ).first()
-            if existing is not None:
-                stats = {
-                    k: v
-                    for k, v in (
-                        ("row_count", ds.row_count),
-                        ("bytes", ds.bytes),
-                        ("schema_hash", ds.schema_hash),
-                        ("schema", dumps([[f.name, f.type] for f in ds.fields]) if ds.fields else None),
-                    )
-                    if v is not None
-                }
-                if status is VersionStatus.FAILED_WRITE and existing.status == VersionStatus.PUBLISHED.value:
-                    stats = {}
-                if stats:
-                    conn.execute(t.dataset_version.update().where(t.dataset_version.c.id == existing.id).values(**stats))
-                self._link_output(conn, run_id, ds_id, existing.id)
-                return existing.id
-
-        fingerprint, content = self.fingerprint(ds, run_id)
-        values = dict(
-            dataset_id=ds_id,
-            fingerprint=fingerprint,
-            content_fingerprint=content,
-            run_id=run_id,
-            status=status.value,
-            created_at=ev.event_time,
-            status_at=ev.event_time,
-            row_count=ds.row_count,
-            bytes=ds.bytes,
-            schema_hash=ds.schema_hash,
-            schema=dumps([[f.name, f.type] for f in ds.fields]) if ds.fields else None,
-            metrics=dumps(metrics) if (metrics := (ds.facets.get("dataQualityMetrics") or {}).get("columnMetrics")) else None,
-            seq=next_seq(conn) if status is VersionStatus.PUBLISHED else None,
-        )
+    def _fields(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int], schema_winners: dict[int, DatasetFacts]) -> None:
+        """Field names accumulate; types follow the newest schema facet; lineage links fields."""
+        wanted: dict[tuple[int, str], tuple[str | None, str | None]] = {}
+        for f in events:
+            for d in f.all_datasets():
+                ds_id = ids[(d.namespace, d.name)]
+                for fld in d.fields:
+                    wanted.setdefault((ds_id, fld.name), (fld.type, fld.description))
+                for e in d.column_lineage:
+                    if e.field is not None:
+                        wanted.setdefault((ds_id, e.field), (None, None))
+                        wanted.setdefault((ids[(e.namespace, e.name)], e.source_field), (None, None))
+        for ds_id, d in schema_winners.items():  # the newest schema decides types
+            for fld in d.fields:
+                wanted[(ds_id, fld.name)] = (fld.type, fld.description)
+        if not wanted:
+            return
+        existing: dict[tuple[int, str], Any] = {}
+        for chunk in _chunks(sorted({k[0] for k in wanted})):
+            for r in conn.execute(sa.select(t.field.c.id, t.field.c.dataset_id, t.field.c.name, t.field.c.type, t.field.c.description).where(t.field.c.dataset_id.in_(chunk))):
+                existing[(r.dataset_id, r.name)] = r
+        new = [{"dataset_id": k[0], "name": k[1], "type": v[0], "description": v[1]} for k, v in wanted.items() if k not in existing]
+        if new:
+            conn.execute(insert(conn, t.field).on_conflict_do_nothing(index_elements=["dataset_id", "name"]), new)
+        retyped = [
+            {"b_id": existing[(ds_id, fld.name)].id, "type": fld.type, "description": fld.description or existing[(ds_id, fld.name)].description}
+            for ds_id, d in schema_winners.items()
+            for fld in d.fields
+            if (ds_id, fld.name) in existing and fld.type and existing[(ds_id, fld.name)].type != fld.type
+        ]
+        if retyped:
+            conn.execute(t.field.update().where(t.field.c.id == sa.bindparam("b_id")).values(type=sa.bindparam("type"), description=sa.bindparam("description")), retyped)
+        lineage = [(ids[(d.namespace, d.name)], e) for f in events for d in f.all_datasets() for e in d.column_lineage if e.field is not None]
+        if not lineage:
+            return
+        field_ids = {k: r.id for k, r in existing.items()}
+        if new:
+            for chunk in _chunks(sorted({k[0] for k in wanted})):
+                for r in conn.execute(sa.select(t.field.c.id, t.field.c.dataset_id, t.field.c.name).where(t.field.c.dataset_id.in_(chunk))):
+                    field_ids[(r.dataset_id, r.name)] = r.id
+        rows = {
+            (field_ids[(ds_id, e.field)], field_ids[(ids[(e.namespace, e.name)], e.source_field)]): dumps(e.transformations)
+            for ds_id, e in lineage
+        }
         conn.execute(
-            insert(conn, t.dataset_version).values(**values).on_conflict_do_nothing(index_elements=["dataset_id", "fingerprint"])
-        )
-        version_id = conn.execute(
-            sa.select(t.dataset_version.c.id).where(
-                t.dataset_version.c.dataset_id == ds_id, t.dataset_version.c.fingerprint == fingerprint
-            )
-        ).scalar_one()
-        if run_id is not None:
-            self._link_output(conn, run_id, ds_id, version_id)
-        return version_id
-
-    def _link_output(self, conn: Connection, run_id: str, ds_id: int, version_id: int) -> None:
-        conn.execute(
-            t.run_io.update()
-            .where(t.run_io.c.run_id == run_id, t.run_io.c.dataset_id == ds_id, t.run_io.c.direction == "out")
-            .values(version_id=version_id)
+            insert(conn, t.field_lineage).on_conflict_do_nothing(index_elements=["field_id", "source_field_id"]),
+            [{"field_id": a, "source_field_id": b, "transformations": tr} for (a, b), tr in rows.items()],
         )
 
-    def _checks(self, conn: Connection, facts: Facts, ds: DatasetFacts, ds_id: int, version_id: int | None, now: datetime) -> None:
-        run_id = facts.run.run_id if facts.run else None
-        if version_id is None:  # a check on an input asserts the version current when it ran
-            version_id = conn.execute(
-                sa.select(t.dataset_version.c.id)
-                .where(t.dataset_version.c.dataset_id == ds_id, t.dataset_version.c.created_at <= facts.event.event_time)
-                .order_by(t.dataset_version.c.created_at.desc(), t.dataset_version.c.id.desc())
-                .limit(1)
-            ).scalar()
-        rows = []
-        for c in ds.checks:
-            rows.append(
+    def _edges(self, conn: Connection, events: list[Facts], job_ids: dict[tuple[str, str], int], ds_ids: dict[tuple[str, str], int]) -> None:
+        job_io, run_io = set(), set()
+        for f in events:
+            if f.job is None:
+                continue
+            job_id = job_ids[(f.job.namespace, f.job.name)]
+            for d in f.all_datasets():
+                if d.role not in ("input", "output"):
+                    continue
+                direction = "in" if d.role == "input" else "out"
+                job_io.add((job_id, ds_ids[(d.namespace, d.name)], direction))
+                if f.run is not None:
+                    run_io.add((f.run.run_id, ds_ids[(d.namespace, d.name)], direction))
+        if job_io:
+            conn.execute(insert(conn, t.job_io).on_conflict_do_nothing(), [{"job_id": j, "dataset_id": d, "direction": x} for j, d, x in sorted(job_io)])
+        if run_io:
+            conn.execute(insert(conn, t.run_io).on_conflict_do_nothing(), [{"run_id": r, "dataset_id": d, "direction": x} for r, d, x in sorted(run_io)])
+
+    # -- versions and checks -----------------------------------------------------------------
+    def _versions(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int]) -> dict[tuple[str, int], int]:
+        """Create output versions of finished runs; return {(event key, dataset id): version id}."""
+        outputs: list[tuple[Facts, DatasetFacts, int, VersionStatus]] = []
+        inputs_with_version: list[tuple[Facts, DatasetFacts, int]] = []
+        for f in events:
+            ev_type = f.event.event_type
+            for d in f.all_datasets():
+                ds_id = ids[(d.namespace, d.name)]
+                if d.role == "output" and ev_type in (RunState.COMPLETE, RunState.FAIL, RunState.ABORT):
+                    status = VersionStatus.PUBLISHED if ev_type is RunState.COMPLETE else VersionStatus.FAILED_WRITE
+                    outputs.append((f, d, ds_id, status))
+                elif d.role == "event" and d.version is not None:
+                    outputs.append((f, d, ds_id, VersionStatus.PUBLISHED))
+                elif d.role == "input" and d.version is not None:
+                    inputs_with_version.append((f, d, ds_id))
+        result: dict[tuple[str, int], int] = {}
+        if not outputs and not inputs_with_version:
+            return result
+        v = t.dataset_version
+        run_ids = sorted({f.run.run_id for f, *_ in outputs if f.run})
+        by_run: dict[tuple[int, str], Any] = {}
+        for chunk in _chunks(run_ids):
+            for r in conn.execute(sa.select(v.c.id, v.c.dataset_id, v.c.run_id, v.c.status).where(v.c.run_id.in_(chunk))):
+                by_run[(r.dataset_id, r.run_id)] = r
+        new_rows: dict[tuple[int, str], dict[str, Any]] = {}
+        stat_updates, links = [], []
+        for f, d, ds_id, status in outputs:
+            run_id = f.run.run_id if f.run else None
+            held = by_run.get((ds_id, run_id)) if run_id else None
+            if held is not None:  # this run's version is known (e.g. audited through on_checks)
+                stats = {"row_count": d.row_count, "bytes": d.bytes, "schema_hash": d.schema_hash, "schema": _schema(d)}
+                if not (status is VersionStatus.FAILED_WRITE and held.status == VersionStatus.PUBLISHED.value) and any(x is not None for x in stats.values()):
+                    stat_updates.append({"b_id": held.id, **stats})
+                result[(f.event.key, ds_id)] = held.id
+                links.append((run_id, ds_id, held.id))
+                continue
+            fingerprint, content = self.fingerprint(d, run_id)
+            metrics = (d.facets.get("dataQualityMetrics") or {}).get("columnMetrics")
+            new_rows.setdefault(
+                (ds_id, fingerprint),
                 {
-                    "check_key": _sha(run_id or facts.event.key, ds.namespace, ds.name, c.assertion, c.column, c.source),
                     "dataset_id": ds_id,
-                    "field": c.column,
-                    "assertion": c.assertion,
-                    "success": c.success,
+                    "fingerprint": fingerprint,
+                    "content_fingerprint": content,
                     "run_id": run_id,
-                    "version_id": version_id,
-                    "source": c.source,
-                    "observed": dumps(c.observed) if c.observed is not None else None,
-                    "message": c.message,
-                    "created_at": facts.event.event_time,
-                }
+                    "status": status.value,
+                    "created_at": f.event.event_time,
+                    "status_at": f.event.event_time,
+                    "row_count": d.row_count,
+                    "bytes": d.bytes,
+                    "schema_hash": d.schema_hash,
+                    "schema": _schema(d),
+                    "metrics": dumps(metrics) if metrics else None,
+                    "_event": f.event.key,
+                },
             )
-        conn.execute(insert(conn, t.check_result).on_conflict_do_nothing(index_elements=["check_key"]), rows)
+        for row in stat_updates:  # keep what is known when an event carries less
+            known = {k: val for k, val in row.items() if k != "b_id" and val is not None}
+            conn.execute(v.update().where(v.c.id == row["b_id"]).values(**known))
+        if new_rows:
+            existing = set()
+            for chunk in _chunks(sorted({k[1] for k in new_rows})):
+                existing |= {(r.dataset_id, r.fingerprint) for r in conn.execute(sa.select(v.c.dataset_id, v.c.fingerprint).where(v.c.fingerprint.in_(chunk)))}
+            fresh = [r for k, r in sorted(new_rows.items(), key=lambda kv: (kv[1]["created_at"], kv[0])) if k not in existing]
+            published = [r for r in fresh if r["status"] == VersionStatus.PUBLISHED.value]
+            first = next_seq(conn, count=len(published)) - len(published) + 1 if published else 0
+            for i, r in enumerate(published):
+                r["seq"] = first + i
+            if fresh:
+                conn.execute(
+                    insert(conn, v).on_conflict_do_nothing(index_elements=["dataset_id", "fingerprint"]),
+                    [{k: val for k, val in r.items() if k != "_event"} | {"seq": r.get("seq")} for r in fresh],
+                )
+            found = {}
+            for chunk in _chunks(sorted({k[1] for k in new_rows})):
+                for r in conn.execute(sa.select(v.c.id, v.c.dataset_id, v.c.fingerprint).where(v.c.fingerprint.in_(chunk))):
+                    found[(r.dataset_id, r.fingerprint)] = r.id
+            for f, d, ds_id, _status in outputs:
+                run_id = f.run.run_id if f.run else None
+                if (f.event.key, ds_id) in result:
+                    continue
+                fingerprint, _ = self.fingerprint(d, run_id)
+                version_id = found.get((ds_id, fingerprint))
+                if version_id is not None:
+                    result[(f.event.key, ds_id)] = version_id
+                    if run_id:
+                        links.append((run_id, ds_id, version_id))
+        for f, d, ds_id in inputs_with_version:
+            version_id = conn.execute(sa.select(v.c.id).where(v.c.dataset_id == ds_id, v.c.fingerprint == f"v:{d.version}")).scalar()
+            if version_id is not None and f.run:
+                result[(f.event.key, ds_id)] = version_id
+                conn.execute(
+                    t.run_io.update().where(t.run_io.c.run_id == f.run.run_id, t.run_io.c.dataset_id == ds_id, t.run_io.c.direction == "in").values(version_id=version_id)
+                )
+        if links:
+            conn.execute(
+                t.run_io.update()
+                .where(t.run_io.c.run_id == sa.bindparam("b_run"), t.run_io.c.dataset_id == sa.bindparam("b_ds"), t.run_io.c.direction == "out")
+                .values(version_id=sa.bindparam("b_version")),
+                [{"b_run": r, "b_ds": d, "b_version": vid} for r, d, vid in sorted(set(links))],
+            )
+        return result
+
+    def _checks(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int], versions: dict[tuple[str, int], int]) -> None:
+        rows = {}
+        for f in events:
+            run_id = f.run.run_id if f.run else None
+            for d in f.all_datasets():
+                if not d.checks:
+                    continue
+                ds_id = ids[(d.namespace, d.name)]
+                version_id = versions.get((f.event.key, ds_id))
+                if version_id is None:  # a check on an input asserts the version current when it ran
+                    version_id = conn.execute(
+                        sa.select(t.dataset_version.c.id)
+                        .where(t.dataset_version.c.dataset_id == ds_id, t.dataset_version.c.created_at <= f.event.event_time)
+                        .order_by(t.dataset_version.c.created_at.desc(), t.dataset_version.c.id.desc())
+                        .limit(1)
+                    ).scalar()
+                for c in d.checks:
+                    key = _sha(run_id or f.event.key, d.namespace, d.name, c.assertion, c.column, c.source)
+                    rows[key] = {
+                        "check_key": key,
+                        "dataset_id": ds_id,
+                        "field": c.column,
+                        "assertion": c.assertion,
+                        "success": c.success,
+                        "run_id": run_id,
+                        "version_id": version_id,
+                        "source": c.source,
+                        "observed": dumps(c.observed) if c.observed is not None else None,
+                        "message": c.message,
+                        "created_at": f.event.event_time,
+                    }
+        if rows:
+            conn.execute(insert(conn, t.check_result).on_conflict_do_nothing(index_elements=["check_key"]), list(rows.values()))
 
 
-def next_seq(conn: Connection, name: str = "version") -> int:
-    """A gap-tolerant, strictly increasing counter shared by every writer (row-locked)."""
+def _facet_key(f: Facts) -> str:
+    rank = f.event.event_type.rank if f.event.event_type else 0
+    return f"{f.event.time_key}|{rank}|{f.event.key}"
+
+
+def _schema(d: DatasetFacts) -> str | None:
+    return dumps([[x.name, x.type] for x in d.fields]) if d.fields else None
+
+
+def next_seq(conn: Connection, name: str = "version", count: int = 1) -> int:
+    """Take ``count`` values of a strictly increasing counter; return the last one.
+
+    The row lock serialises publishers, so publication order equals commit order.
+    """
     row = conn.execute(sa.select(t.sequence.c.value).where(t.sequence.c.name == name).with_for_update()).first()
     if row is None:
         conn.execute(insert(conn, t.sequence).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
         row = conn.execute(sa.select(t.sequence.c.value).where(t.sequence.c.name == name).with_for_update()).one()
-    value = row.value + 1
+    value = row.value + count
     conn.execute(t.sequence.update().where(t.sequence.c.name == name).values(value=value))
     return value
-
-
-def _merge_facets(current_json: str, keys_json: str, incoming: dict[str, Any], key: str) -> tuple[str, str, bool]:
-    if not incoming:
-        return current_json, keys_json, False
-    current = json.loads(current_json or "{}")
-    keys = json.loads(keys_json or "{}")
-    changed = False
-    for name, value in incoming.items():
-        if keys.get(name, "") < key:
-            if current.get(name) != value or keys.get(name) != key:
-                current[name] = value
-                keys[name] = key
-                changed = True
-    return dumps(current), dumps(keys), changed
-
-
-def _repoint(conn: Connection, table: sa.Table, old_ids: list[int], new_id: int) -> None:
-    """Move edges from aliases to the canonical dataset, dropping the ones that would collide."""
-    pk = [c for c in table.primary_key.columns if c.name != "dataset_id"]
-    rows = conn.execute(sa.select(table).where(table.c.dataset_id.in_(old_ids))).mappings().all()
-    if not rows:
-        return
-    conn.execute(table.delete().where(table.c.dataset_id.in_(old_ids)))
-    moved = [{**dict(r), "dataset_id": new_id} for r in rows]
-    conn.execute(insert(conn, table).on_conflict_do_nothing(index_elements=[c.name for c in pk] + ["dataset_id"]), moved)
-
-
-def _move_rows(conn: Connection, table: sa.Table, old_id: int, new_id: int) -> None:
-    unique = {
-        "dataset_version": "fingerprint",
-        "field": "name",
-        "check_result": None,
-    }[table.name]
-    if unique is None:
-        conn.execute(table.update().where(table.c.dataset_id == old_id).values(dataset_id=new_id))
-        return
-    taken = sa.select(table.c[unique]).where(table.c.dataset_id == new_id).scalar_subquery()
-    conn.execute(
-        table.update().where(table.c.dataset_id == old_id, table.c[unique].not_in(taken)).values(dataset_id=new_id)
-    )
-
-
-def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

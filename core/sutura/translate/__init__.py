@@ -93,6 +93,7 @@ def translate(event: ParsedEvent) -> Facts:
     facts.outputs = [_dataset(d, "output", f"outputs[{i}]") for i, d in enumerate(raw.get("outputs") or [])]
 
     _inputs_from_column_lineage(facts)
+    producers.drop_dbt_skipped_tests(facts)
     tests = (facts.run.facets.get("test") or {}).get("tests") if facts.run else None
     if tests and facts.inputs:  # dbt-ol's TestRunFacet: the tests assert the run's inputs
         for t in tests:

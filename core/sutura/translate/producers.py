@@ -3,7 +3,7 @@
 Kept apart from the spec's facets so quirks of one producer never leak into the
 general path. Airflow: ``airflow`` (task instance with ``try_number``), ``airflowDagRun``,
 ``airflowState``. dbt (dbt-ol): ``dbt_run``, ``dbt_node``, ``dbt_version``, ``test``.
-Great Expectations: ``greatExpectations_assertions``.
+Great Expectations: ``greatExpectations_assertions``. Dagster (Sutura's own emitter): ``dagster``.
 """
 
 from __future__ import annotations
@@ -32,6 +32,13 @@ def airflow_dag_run(f: dict[str, Any], run: RunFacts, path: str) -> None:
 def airflow_state(f: dict[str, Any], run: RunFacts, path: str) -> None:
     opt(f, "dagRunState", str, path)
     opt(f, "tasksState", dict, path)
+
+
+@facet("dagster", "run")
+def dagster(f: dict[str, Any], run: RunFacts, path: str) -> None:
+    """Sutura's Dagster emitter: a step attempt's number (``context.retry_number + 1``)."""
+    if f.get("attempt") is not None:
+        run.attempt = _check_int(f["attempt"], f"{path}.attempt")
 
 
 @facet("dbt_run", "run")
@@ -63,6 +70,15 @@ def great_expectations_assertions(f: dict[str, Any], ds: DatasetFacts, path: str
                 source="gx",
             )
         )
+
+
+def drop_dbt_skipped_tests(facts: Any) -> None:
+    """dbt-ol reports tests dbt *skipped* (their model failed) as ``success: false`` with no
+    ``actual``: they never ran, so they are no evidence about the data."""
+    if "/integration/dbt" not in facts.event.producer:
+        return
+    for ds in facts.inputs:
+        ds.checks = [c for c in ds.checks if c.success or not isinstance(c.observed, dict) or "actual" in c.observed]
 
 
 def infer_integration(job: JobFacts, run: RunFacts | None, producer: str) -> None:
