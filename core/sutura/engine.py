@@ -9,11 +9,10 @@ decision without touching this file.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from datetime import datetime, timezone
-from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
+from typing import Any, Iterable, Mapping, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -31,10 +30,8 @@ from sutura.ontology import (
     Incident,
     Job,
     Run,
-    node_id,
 )
 from sutura.store import reader
-from sutura.store import schema as t
 from sutura.store.db import open_store
 from sutura.store.writer import Writer
 from sutura.translate import translate

@@ -134,7 +134,9 @@ def test_strict_transport_raises_so_callers_can_resend(tmp_path: Path) -> None:
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
     strict = get_default_factory().create({"type": "sutura", "db_url": f"sqlite:///{blocker}/x.db", "strict": True})
-    with pytest.raises(Exception):
+    from sutura import StoreError
+
+    with pytest.raises(StoreError, match="cannot create the store's folder"):
         strict.emit(run_event("START", ("etl", "j")))
     lenient = get_default_factory().create({"type": "sutura", "db_url": f"sqlite:///{blocker}/x.db"})
     lenient.emit(run_event("START", ("etl", "j")))  # dropped with one warning, never raised

@@ -21,7 +21,7 @@ from sutura.api import Explanation
 from sutura.diagnose.upstream import dataset_problem, last_run
 from sutura.errors import NotFound
 from sutura.hookspecs import hookimpl
-from sutura.ontology import Incident, IncidentState, VersionStatus, node_id
+from sutura.ontology import Incident, IncidentState, node_id
 from sutura.store import reader
 from sutura.store import schema as t
 

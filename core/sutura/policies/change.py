@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 from sutura.api import Change, RunRequest
 from sutura.errors import SuturaError
 from sutura.hookspecs import hookimpl
-from sutura.ontology import Dataset, Job, VersionStatus, node_id
+from sutura.ontology import Dataset, Job, VersionStatus
 from sutura.policies.baseline import classify_schema_change
 from sutura.store import reader
 from sutura.store import schema as t

@@ -17,7 +17,6 @@ events themselves (a later COMPLETE of the job = the retry succeeded).
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import replace
 from typing import Any, Sequence
 

@@ -47,7 +47,11 @@ def open_store(url: str, *, pool_size: int = 5) -> sa.Engine:
 
 def _sqlite_engine(url: sa.URL) -> sa.Engine:
     if url.database and url.database != ":memory:":
-        Path(url.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(url.database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(f"cannot create the store's folder {folder}: {exc.strerror or exc}") from exc
     engine = sa.create_engine(url, connect_args={"timeout": 60, "isolation_level": None, "check_same_thread": False})
 
     @sa.event.listens_for(engine, "connect")
