@@ -107,11 +107,16 @@ def list_decisions(conn: Connection, subject: str | None, action: str | None, li
     return [_to_decision(r) for r in conn.execute(q)]
 
 
-def signature_history(conn: Connection, signature: str, limit: int = 20) -> dict[str, int]:
-    """How earlier retries of this error signature turned out: counts by outcome."""
-    rows = conn.execute(
-        sa.select(t.decision.c.outcome, sa.func.count())
-        .where(t.decision.c.signature == signature, t.decision.c.action == Action.RETRY.value)
-        .group_by(t.decision.c.outcome)
-    )
-    return {(outcome or "pending"): n for outcome, n in rows}
+def signature_history(conn: Connection, signature: str, job_id: int | None = None) -> dict[str, int]:
+    """How earlier retries of this error signature turned out.
+
+    ``succeeded`` counts healed retries anywhere (evidence the error is transient);
+    ``failed`` counts failed retries of this job only: one job's broken source must not
+    turn the same error into "deterministic" for every other job.
+    """
+    base = sa.select(sa.func.count()).where(t.decision.c.signature == signature, t.decision.c.action == Action.RETRY.value)
+    healed = conn.execute(base.where(t.decision.c.outcome == "succeeded")).scalar_one()
+    failed = 0
+    if job_id is not None:
+        failed = conn.execute(base.where(t.decision.c.outcome == "failed", t.decision.c.job_id == job_id)).scalar_one()
+    return {"succeeded": healed, "failed": failed}

@@ -31,7 +31,8 @@ from sutura import codec, config
 from sutura.engine import Engine
 from sutura.errors import InvalidEvent, InvalidNodeId, NotFound, SuturaError
 from sutura.metrics import Metrics, field_label, render, store_figures
-from sutura.ontology import Dataset, parse_node_id
+from sutura.events import parse_event
+from sutura.ontology import Action, Dataset, IncidentState, parse_node_id
 from sutura.show import run_dict
 
 __all__ = ["create_app"]
@@ -97,6 +98,13 @@ def _depth_ok(value: Any, limit: int) -> bool:
         elif isinstance(item, list):
             stack.extend((v, depth + 1) for v in item)
     return True
+
+
+def _one_of(name: str, value: str | None, choices: Any) -> None:
+    """A 400 naming the query parameter when ``value`` is not one of an enum's values."""
+    allowed = [c.value for c in choices]
+    if value is not None and value not in allowed:
+        raise HTTPError(400, f"{name} must be one of {', '.join(allowed)}", field=name)
 
 
 def create_app(engine: Engine | None = None, settings: config.Settings | None = None) -> FastAPI:
@@ -201,7 +209,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         good, rejected = [], []
         for i, item in enumerate(body):
             try:
-                good.append(eng.validate(item)[0])
+                good.append(parse_event(item))  # one event per item: a nested list is refused, naming "$"
             except InvalidEvent as exc:
                 rejected.append({"index": i, **exc.to_dict()})
         result = eng.apply(good).to_dict() if good else {"accepted": 0, "duplicates": 0}
@@ -299,10 +307,12 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
 
     @app.get("/api/v1/incidents", dependencies=[Depends(require("read"))])
     def get_incidents(state: str | None = None, limit: int = 100) -> Any:
+        _one_of("state", state, IncidentState)
         return {"incidents": [i.to_dict() for i in eng.incidents(state, limit)]}
 
     @app.get("/api/v1/decisions", dependencies=[Depends(require("read"))])
     def get_decisions(subject: str | None = None, action: str | None = None, limit: int = 100) -> Any:
+        _one_of("action", action, Action)
         return {"decisions": [codec.decision_to_json(d) for d in eng.decisions(subject, action=action, limit=limit)]}
 
     @app.post("/api/v1/decisions/{decision_id}/outcome", dependencies=[Depends(require("decide"))])

@@ -213,3 +213,27 @@ def test_any_permutation_and_duplication_gives_the_same_graph(tmp_path_factory, 
     assert dump(other) == dump(reference)
     reference.close()
     other.close()
+
+
+def test_a_store_from_an_older_version_is_migrated(tmp_path) -> None:
+    import sqlalchemy as sa
+
+    from sutura.store import schema
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    old = sa.create_engine(url)
+    with old.begin() as conn:  # what version 1 left behind: its tables, without the v2 index
+        schema.metadata.create_all(conn)
+        conn.exec_driver_sql("DROP INDEX ix_check_version")
+        conn.exec_driver_sql("CREATE TABLE sutura_schema (version INTEGER NOT NULL)")
+        conn.exec_driver_sql("INSERT INTO sutura_schema VALUES (1)")
+    Engine(db_url=url).close()
+    with old.connect() as conn:
+        assert conn.exec_driver_sql("SELECT version FROM sutura_schema").scalar() == schema.SCHEMA_VERSION == 2
+        assert "ix_check_version" in {i["name"] for i in sa.inspect(conn).get_indexes("check_result")}
+    with old.begin() as conn:
+        conn.exec_driver_sql("UPDATE sutura_schema SET version = 99")
+    from sutura import StoreError
+
+    with pytest.raises(StoreError, match="newer than this Sutura"):
+        Engine(db_url=url)

@@ -177,10 +177,10 @@ def open_incident(conn: Connection, *, root: str, symptoms: list[str], summary: 
     return found
 
 
-def resolve_incidents(conn: Connection, *, now: datetime, root: str | None = None, symptom: str | None = None) -> None:
+def resolve_incidents(conn: Connection, *, now: datetime, roots: list[str] | None = None, symptom: str | None = None) -> None:
     q = t.incident.update().where(t.incident.c.state != IncidentState.RESOLVED.value)
-    if root is not None:
-        q = q.where(t.incident.c.root_cause == root)
+    if roots is not None:
+        q = q.where(t.incident.c.root_cause.in_(roots))
     if symptom is not None:
         q = q.where(t.incident.c.id.in_(sa.select(t.incident_symptom.c.incident_id).where(t.incident_symptom.c.node == symptom)))
     conn.execute(q.values(state=IncidentState.RESOLVED.value, resolved_at=now))
@@ -238,8 +238,8 @@ def sutura_events_applied(engine: Any, events: Any) -> None:
             assertions = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
             if any(a.get("success") is False for a in assertions if isinstance(a, dict)):
                 failed_datasets.add(node_id("dataset", ds["namespace"], ds["name"]))
-    if completed:
-        engine.transaction(lambda conn: [resolve_incidents(conn, root=j, now=now_utc()) for j in completed - failed_jobs])
+    if completed - failed_jobs:
+        engine.transaction(lambda conn: resolve_incidents(conn, roots=sorted(completed - failed_jobs), now=now_utc()))
     for ref in sorted(failed_jobs | failed_datasets):
         try:
             engine.explain(ref)

@@ -17,6 +17,7 @@ events themselves (a later COMPLETE of the job = the retry succeeded).
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from dataclasses import replace
 from typing import Any, Sequence
 
@@ -33,6 +34,7 @@ from sutura.store.db import dumps, insert
 __all__ = ["decide_failure"]
 
 POLICY = "sutura.retry"
+_LEARNED = (Action.RETRY.value, Action.WAIT.value)  # decisions whose outcome the events reveal
 
 
 def decide_failure(engine: Any, failure: Failure) -> Decision:
@@ -103,6 +105,15 @@ def _sources(conn: Connection, failure: Failure, job_id: int, diagnosis: Diagnos
 
 
 def _load_circuit(conn: Connection, source: str) -> breaker.Circuit:
+    import time
+
+    # Create the row first: FOR UPDATE locks nothing that does not exist yet, and two workers
+    # seeing no row would both write a one-failure circuit (a lost update).
+    conn.execute(
+        insert(conn, t.circuit)
+        .values(source=source, state="closed", failures="[]", updated_at=_from_epoch(time.time()))
+        .on_conflict_do_nothing(index_elements=["source"])
+    )
     row = conn.execute(sa.select(t.circuit).where(t.circuit.c.source == source).with_for_update()).first()
     if row is None:
         return breaker.Circuit(source=source)
@@ -131,7 +142,13 @@ def sutura_classify_failure(failure: Failure, engine: Any) -> Diagnosis:
     if problems:
         return replace(d, kind=FailureKind.UPSTREAM, confidence=0.9, evidence=tuple(problems + evidence))
     if d.signature:
-        history = engine.read(lambda conn: signature_history(conn, d.signature))
+        def history_of(conn: Connection) -> dict[str, int]:
+            job_id = conn.execute(
+                sa.select(t.job.c.id).where(t.job.c.namespace == failure.job.namespace, t.job.c.name == failure.job.name)
+            ).scalar()
+            return signature_history(conn, d.signature, job_id)
+
+        history = engine.read(history_of)
         failed, healed = history.get("failed", 0), history.get("succeeded", 0)
         min_history = engine.settings.get("retry.history_min")
         if d.kind is FailureKind.TRANSIENT and failed >= min_history and healed == 0:
@@ -185,10 +202,13 @@ def sutura_events_applied(engine: Any, events: Sequence[dict[str, Any]]) -> None
     """Learn outcomes: a job's later COMPLETE settles its pending retries and closes circuits."""
     finished = [e for e in events if e.get("eventType") in ("COMPLETE", "FAIL") and e.get("job") and e.get("run")]
     if finished:
-        engine.transaction(lambda conn: _learn(conn, finished))
+        window = engine.settings.get("retry.budget_window")
+        engine.transaction(lambda conn: _learn(conn, finished, window))
 
 
-def _learn(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
+def _learn(conn: Connection, events: Sequence[dict[str, Any]], window: float) -> None:
+    """A job's later COMPLETE means its recent retries and waits healed it (even those an
+    intermediate failed attempt marked failed); a later FAIL settles pending ones as failed."""
     from sutura.engine import now_utc
     from sutura.events import parse_time
 
@@ -198,7 +218,13 @@ def _learn(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
         (r.namespace, r.name): r.id
         for r in conn.execute(
             sa.select(t.job.c.id, t.job.c.namespace, t.job.c.name)
-            .where(t.job.c.id.in_(sa.select(t.decision.c.job_id).where(t.decision.c.action == Action.RETRY.value, t.decision.c.outcome.is_(None))))
+            .where(
+                t.job.c.id.in_(
+                    sa.select(t.decision.c.job_id).where(
+                        t.decision.c.action.in_(_LEARNED), sa.or_(t.decision.c.outcome.is_(None), t.decision.c.outcome == "failed")
+                    )
+                )
+            )
         )
     }
     open_circuits = {r.source for r in conn.execute(sa.select(t.circuit.c.source).where(t.circuit.c.state != "closed"))}
@@ -209,12 +235,16 @@ def _learn(conn: Connection, events: Sequence[dict[str, Any]]) -> None:
         if job is not None:
             at = parse_time(e["eventTime"], "eventTime")
             run_id = e["run"].get("runId")
+            settle = [t.decision.c.outcome.is_(None)]
+            if succeeded:
+                settle.append(t.decision.c.outcome == "failed")
             pending = conn.execute(
                 sa.select(t.decision.c.id, t.decision.c.source, t.decision.c.run_id).where(
                     t.decision.c.job_id == job,
-                    t.decision.c.action == Action.RETRY.value,
-                    t.decision.c.outcome.is_(None),
+                    t.decision.c.action.in_(_LEARNED),
+                    sa.or_(*settle),
                     t.decision.c.created_at <= at,
+                    t.decision.c.created_at >= at - timedelta(seconds=window),
                 )
             ).all()
             for d in pending:

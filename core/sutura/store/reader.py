@@ -92,27 +92,31 @@ def to_job(row: Any, with_facets: bool = False) -> Job:
 
 # -- lineage ---------------------------------------------------------------------------
 
-_UP = """
-WITH RECURSIVE walk(dataset_id, depth) AS (
-    SELECT id, 0 FROM dataset WHERE id IN ({seeds})
-    UNION
-    SELECT i.dataset_id, walk.depth + 1
-    FROM walk
-    JOIN job_io o ON o.dataset_id = walk.dataset_id AND o.direction = '{near}'
-    JOIN job_io i ON i.job_id = o.job_id AND i.direction = '{far}'
-    WHERE walk.depth < :depth
-)
-SELECT dataset_id, MIN(depth) AS depth FROM walk GROUP BY dataset_id
-"""
-
-
 def _walk(conn: Connection, seeds: Iterable[int], direction: str, depth: int) -> dict[int, int]:
-    seeds = list(seeds)
-    if not seeds or depth < 0:
-        return {s: 0 for s in seeds}
+    """Datasets within ``depth`` hops, and the hop each is first reached at.
+
+    Level by level, skipping datasets already reached: each dataset is expanded once,
+    where a recursive CTE would re-expand it at every depth it can be reached at.
+    """
     near, far = ("out", "in") if direction == "upstream" else ("in", "out")
-    sql = _UP.format(seeds=",".join(str(int(s)) for s in seeds), near=near, far=far)
-    return {r.dataset_id: r.depth for r in conn.execute(sa.text(sql), {"depth": depth})}
+    o, i = t.job_io.alias("o"), t.job_io.alias("i")
+    step = (
+        sa.select(i.c.dataset_id)
+        .distinct()
+        .select_from(o.join(i, sa.and_(i.c.job_id == o.c.job_id, i.c.direction == far)))
+        .where(o.c.direction == near, o.c.dataset_id.in_(sa.bindparam("frontier", expanding=True)))
+    )
+    reached = {s: 0 for s in seeds}
+    frontier = list(reached)
+    for level in range(1, depth + 1):
+        if not frontier:
+            break
+        found = []
+        for chunk in _chunks(frontier):
+            found.extend(r[0] for r in conn.execute(step, {"frontier": list(chunk)}))
+        frontier = [d for d in dict.fromkeys(found) if d not in reached]
+        reached.update((d, level) for d in frontier)
+    return reached
 
 
 def lineage(conn: Connection, node: Node, direction: str, depth: int) -> dict[str, Any]:

@@ -241,7 +241,15 @@ def _v1(conn: Connection) -> None:
     metadata.create_all(conn)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1]
+# Health checks look up a version's check results; stores made before v2 lack this index.
+ix_check_version = sa.Index("ix_check_version", check_result.c.version_id)
+
+
+def _v2(conn: Connection) -> None:
+    ix_check_version.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _version_table = sa.Table("sutura_schema", sa.MetaData(), sa.Column("version", sa.Integer, nullable=False))

@@ -1,0 +1,1 @@
+"""dbt projects the sutura-dbt runner tests build: generated on the fly, never committed."""
