@@ -222,7 +222,18 @@ class Engine:
     def changes(self, since: str | None = None, *, datasets: Sequence[NodeRef] | None = None, limit: int = 1000) -> tuple[list[Change], str]:
         from sutura.policies.change import changes
 
-        return self.read(lambda conn: changes(conn, since, [self._dataset_id(conn, d) for d in datasets] if datasets else None, limit))
+        def q(conn: Connection) -> tuple[list[Change], str]:
+            ids = None
+            if datasets:  # a dataset the store has not seen yet simply has no changes
+                ids = []
+                for d in datasets:
+                    try:
+                        ids.append(self._dataset_id(conn, d))
+                    except NotFound:
+                        continue
+            return changes(conn, since, ids, limit)
+
+        return self.read(q)
 
     def plan_runs(self, changes: Sequence[Change], *, integration: str | None = None) -> list[RunRequest]:
         from sutura.policies.change import hold

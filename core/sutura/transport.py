@@ -17,6 +17,7 @@ With ``strict: true`` it raises, for callers that keep their place and resend.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from typing import Any
 
@@ -54,9 +55,7 @@ class SuturaTransport(Transport):
     def _get_engine(self) -> Any:
         with self._lock:
             if self._engine is None:
-                from sutura.engine import Engine
-
-                self._engine = Engine(db_url=self.config.db_url)
+                self._engine = _shared_engine(self.config.db_url)
             return self._engine
 
     def emit(self, event: Any) -> None:
@@ -72,6 +71,20 @@ class SuturaTransport(Transport):
                 log.warning("Sutura could not store an OpenLineage event (%s: %s); continuing without it", kind, exc)
 
     def close(self, timeout: float = -1) -> bool:
-        if self._engine is not None:
-            self._engine.close()
-        return True
+        return True  # the engine is shared by every transport of this process
+
+
+_ENGINES: dict[tuple[int, str | None], Any] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _shared_engine(db_url: str | None) -> Any:
+    """One engine per store and process: producers that build a client per event (Airflow's
+    OpenLineage provider forks per event) do not pay for opening the store each time."""
+    from sutura.engine import Engine
+
+    key = (os.getpid(), db_url)
+    with _ENGINES_LOCK:
+        if key not in _ENGINES:
+            _ENGINES[key] = Engine(db_url=db_url)
+        return _ENGINES[key]

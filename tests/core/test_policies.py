@@ -162,3 +162,7 @@ def test_baseline_flags_volume_anomaly(sqlite_engine: Engine) -> None:
         sqlite_engine.on_checks(ds, [CheckResult(ds, "ok", True)], fingerprint=f"f{i}", row_count=rows)
     d = sqlite_engine.on_checks(ds, [CheckResult(ds, "ok", True)], fingerprint="tiny", row_count=40)
     assert any(e.startswith("baseline: volume") for e in d.evidence)
+
+
+def test_changes_of_a_dataset_not_seen_yet_is_empty(engine: Engine) -> None:
+    assert engine.changes(datasets=[f"dataset:{WH}:wh.main.future"]) == ([], "0")

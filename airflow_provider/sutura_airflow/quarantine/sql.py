@@ -1,0 +1,154 @@
+"""Write-audit-publish for SQL tables through SQLAlchemy (DuckDB, PostgreSQL, SQLite...).
+
+Tables, for a target ``<table>``:
+
+- ``<table>__sutura_audit``: where new data lands and is checked (scratch, rebuilt per run);
+- ``<table>__sutura_q_<fingerprint[:16]>``: an audit table kept as a quarantine when checks
+  failed. Never deleted by Sutura; published into ``<table>`` on release.
+
+Publishing is one transaction: ``DELETE`` + ``INSERT ... SELECT`` when the columns match
+(the production table keeps its identity, grants and dependent views), else drop and
+rename. Readers see the old rows or the new rows, never a mix or an empty table.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+
+from sutura import Dataset
+from sutura.naming import dataset_for_url
+
+__all__ = ["SqlTarget", "content_fingerprint", "open_engine"]
+
+AUDIT_SUFFIX = "__sutura_audit"
+QUARANTINE_INFIX = "__sutura_q_"
+
+
+def open_engine(url: str) -> sa.Engine:
+    """A SQLAlchemy engine whose transactions cover DDL too (SQLite needs an explicit BEGIN)."""
+    engine = sa.create_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @sa.event.listens_for(engine, "connect")
+        def _no_implicit(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @sa.event.listens_for(engine, "begin")
+        def _begin(conn: Any) -> None:
+            conn.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+@dataclass(frozen=True)
+class SqlTarget:
+    """A production table and the names of its audit and quarantine tables."""
+
+    url: str
+    table: str
+    schema: str | None = None
+
+    @property
+    def dataset(self) -> Dataset:
+        return dataset_for_url(self.url, self.table, self.schema)
+
+    @property
+    def audit_table(self) -> str:
+        return f"{self.table}{AUDIT_SUFFIX}"
+
+    def quarantine_table(self, fingerprint: str) -> str:
+        return f"{self.table}{QUARANTINE_INFIX}{fingerprint[:16]}"
+
+    def relation(self, engine: sa.Engine, name: str) -> str:
+        quote = engine.dialect.identifier_preparer.quote
+        if self.schema and engine.dialect.name != "sqlite":
+            return f"{quote(self.schema)}.{quote(name)}"
+        return quote(name)
+
+    def exists(self, engine: sa.Engine, name: str) -> bool:
+        schema = self.schema if engine.dialect.name != "sqlite" else None
+        return sa.inspect(engine).has_table(name, schema=schema)
+
+    def columns(self, engine: sa.Engine, name: str) -> list[str]:
+        """Column names, read from an empty SELECT (portable: duckdb-engine lacks reflection)."""
+        with engine.connect() as conn:
+            return list(conn.execute(sa.text(f"SELECT * FROM {self.relation(engine, name)} WHERE 1 = 0")).keys())
+
+    # -- write ------------------------------------------------------------------------
+    def write_audit_sql(self, engine: sa.Engine, select_sql: str) -> None:
+        """Land the result of ``select_sql`` in a fresh audit table."""
+        audit = self.relation(engine, self.audit_table)
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {audit}"))
+            conn.execute(sa.text(f"CREATE TABLE {audit} AS {select_sql}"))
+
+    def write_audit_frame(self, engine: sa.Engine, frame: Any) -> None:
+        """Land a pandas DataFrame (or a list of dicts) in a fresh audit table."""
+        import pandas as pd
+
+        df = frame if isinstance(frame, pd.DataFrame) else pd.DataFrame(list(frame))
+        schema = self.schema if engine.dialect.name != "sqlite" else None
+        with engine.begin() as conn:
+            conn.execute(sa.text(f"DROP TABLE IF EXISTS {self.relation(engine, self.audit_table)}"))
+            df.to_sql(self.audit_table, conn, schema=schema, index=False)
+
+    # -- publish / hold ---------------------------------------------------------------
+    def publish(self, engine: sa.Engine, source: str) -> None:
+        """Replace production's rows by ``source``'s in one transaction, then drop ``source``."""
+        prod = self.relation(engine, self.table)
+        src = self.relation(engine, source)
+        quote = engine.dialect.identifier_preparer.quote
+        same_columns = self.exists(engine, self.table) and self.columns(engine, self.table) == self.columns(engine, source)
+        with engine.begin() as conn:
+            if same_columns:
+                cols = ", ".join(quote(c) for c in self.columns(engine, source))
+                conn.execute(sa.text(f"DELETE FROM {prod}"))
+                conn.execute(sa.text(f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {src}"))
+                conn.execute(sa.text(f"DROP TABLE {src}"))
+            else:
+                conn.execute(sa.text(f"DROP TABLE IF EXISTS {prod}"))
+                conn.execute(sa.text(f"ALTER TABLE {src} RENAME TO {quote(self.table)}"))
+
+    def hold(self, engine: sa.Engine, fingerprint: str) -> str:
+        """Keep the audit table as the quarantine of this content; returns its name."""
+        name = self.quarantine_table(fingerprint)
+        quote = engine.dialect.identifier_preparer.quote
+        with engine.begin() as conn:
+            if self.exists(engine, name):  # the same content held before: keep the first copy
+                conn.execute(sa.text(f"DROP TABLE {self.relation(engine, self.audit_table)}"))
+            else:
+                conn.execute(sa.text(f"ALTER TABLE {self.relation(engine, self.audit_table)} RENAME TO {quote(name)}"))
+        return name
+
+    def quarantine_tables(self, engine: sa.Engine) -> list[str]:
+        schema = self.schema if engine.dialect.name != "sqlite" else None
+        prefix = f"{self.table}{QUARANTINE_INFIX}"
+        return sorted(n for n in sa.inspect(engine).get_table_names(schema=schema) if n.startswith(prefix))
+
+
+def content_fingerprint(engine: sa.Engine, relation: str) -> tuple[str, int]:
+    """A hash of a relation's content (column names + rows, order-independent) and its row count."""
+    digests: list[bytes] = []
+    with engine.connect() as conn:
+        result = conn.execute(sa.text(f"SELECT * FROM {relation}"))
+        header = "|".join(result.keys())
+        for row in result:
+            digests.append(hashlib.sha256(repr(tuple(_norm(v) for v in row)).encode()).digest())
+    digests.sort()
+    h = hashlib.sha256(header.encode())
+    for d in digests:
+        h.update(d)
+    return h.hexdigest()[:32], len(digests)
+
+
+def _norm(value: Any) -> Any:
+    """Values as comparable text, so the same rows hash the same across drivers."""
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
