@@ -87,11 +87,25 @@ def build_figures(args: Any, spec: GraphSpec, report: Report, base: Path) -> Any
     return open_or_build(args, spec, report, base)
 
 
-def walk_sql(engine: Any) -> Any:
-    """The engine's upstream CTE (sutura.store.reader._UP), ids only: the raw-query baseline."""
-    from sutura.store import reader
+_RECURSIVE_CTE = """
+WITH RECURSIVE walk(dataset_id, depth) AS (
+    SELECT id, 0 FROM dataset WHERE id IN ({seed})
+    UNION
+    SELECT i.dataset_id, walk.depth + 1
+    FROM walk
+    JOIN job_io o ON o.dataset_id = walk.dataset_id AND o.direction = 'out'
+    JOIN job_io i ON i.job_id = o.job_id AND i.direction = 'in'
+    WHERE walk.depth < :depth
+)
+SELECT dataset_id, MIN(depth) AS depth FROM walk GROUP BY dataset_id
+"""
 
-    return reader._UP.format(seeds="{seed}", near="out", far="in")
+
+def walk_sql(engine: Any) -> Any:
+    """A raw recursive CTE over the adjacency table, ids only: the raw-query baseline.
+
+    (The engine itself now walks level by level, expanding each dataset once.)"""
+    return _RECURSIVE_CTE
 
 
 def bfs_upstream(conn: Any, seed: int, depth: int) -> dict[int, int]:

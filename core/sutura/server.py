@@ -29,7 +29,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 
 from sutura import codec, config
 from sutura.engine import Engine
-from sutura.errors import InvalidEvent, InvalidNodeId, NotFound, SuturaError
+from sutura.errors import InvalidEvent, InvalidNodeId, NotFound, StoreError, SuturaError
 from sutura.metrics import Metrics, field_label, render, store_figures
 from sutura.events import parse_event
 from sutura.ontology import Action, Dataset, IncidentState, parse_node_id
@@ -138,6 +138,10 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
     async def _bad_node(request: Request, exc: InvalidNodeId) -> JSONResponse:
         _reject(request, "invalid_node_id")
         return JSONResponse({"error": str(exc)}, status_code=400)
+
+    @app.exception_handler(StoreError)
+    async def _store(_: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse({"error": str(exc)}, status_code=503)  # the store failed, not the caller
 
     @app.exception_handler(SuturaError)
     async def _sutura(request: Request, exc: SuturaError) -> JSONResponse:

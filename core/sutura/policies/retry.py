@@ -17,6 +17,7 @@ events themselves (a later COMPLETE of the job = the retry succeeded).
 from __future__ import annotations
 
 import json
+import time
 from datetime import timedelta
 from dataclasses import replace
 from typing import Any, Sequence
@@ -105,8 +106,6 @@ def _sources(conn: Connection, failure: Failure, job_id: int, diagnosis: Diagnos
 
 
 def _load_circuit(conn: Connection, source: str) -> breaker.Circuit:
-    import time
-
     # Create the row first: FOR UPDATE locks nothing that does not exist yet, and two workers
     # seeing no row would both write a one-failure circuit (a lost update).
     conn.execute(
