@@ -168,56 +168,41 @@ def _chunks(values: list[int], size: int = 900) -> Iterable[list[int]]:
         yield values[i : i + size]
 
 
+_DS_BY_ID = sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name).where(
+    t.dataset.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_JOB_BY_ID = sa.select(t.job.c.id, t.job.c.namespace, t.job.c.name, t.job.c.type, t.job.c.integration).where(
+    t.job.c.id.in_(sa.bindparam("ids", expanding=True))
+)
+_EDGES_OF_JOBS = sa.select(t.job_io.c.job_id, t.job_io.c.dataset_id, t.job_io.c.direction).where(
+    t.job_io.c.job_id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
 def _graph(conn: Connection, datasets: dict[int, int], jobs: set[int]) -> dict[str, Any]:
-    ds_rows = {}
-    for chunk in _chunks(list(datasets)):
-        for r in conn.execute(sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name).where(t.dataset.c.id.in_(chunk))):
-            ds_rows[r.id] = r
-    job_rows = {}
-    edges: list[Any] = []
-    for chunk in _chunks(list(jobs)):
-        for r in conn.execute(
-            sa.select(t.job.c.id, t.job.c.namespace, t.job.c.name, t.job.c.type, t.job.c.integration).where(t.job.c.id.in_(chunk))
-        ):
-            job_rows[r.id] = r
-        edges.extend(conn.execute(sa.select(t.job_io).where(t.job_io.c.job_id.in_(chunk))))
-    states = _latest_states(conn, list(job_rows))
-
-    def did(r: Any) -> str:
-        return node_id("dataset", r.namespace, r.name)
-
-    def jid(r: Any) -> str:
-        return node_id("job", r.namespace, r.name)
-
+    """The Marquez-shaped answer; each node id is built once, edges are kept inside the set."""
     nodes: dict[str, dict[str, Any]] = {}
-    for r in ds_rows.values():
-        nodes[did(r)] = {
-            "id": did(r),
-            "type": "DATASET",
-            "data": {"namespace": r.namespace, "name": r.name},
-            "inEdges": [],
-            "outEdges": [],
-        }
-    for r in job_rows.values():
-        nodes[jid(r)] = {
-            "id": jid(r),
-            "type": "JOB",
-            "data": {
-                "namespace": r.namespace,
-                "name": r.name,
-                "type": r.type,
-                "integration": r.integration,
-                "latestRunState": states.get(r.id),
-            },
-            "inEdges": [],
-            "outEdges": [],
-        }
-    for e in edges:
-        ds = ds_rows.get(e.dataset_id)
-        jb = job_rows.get(e.job_id)
+    ds_node: dict[int, str] = {}
+    for chunk in _chunks(list(datasets)):
+        for ds_id, ns, name in conn.execute(_DS_BY_ID, {"ids": chunk}):
+            nid = ds_node[ds_id] = f"dataset:{ns}:{name}"
+            nodes[nid] = {"id": nid, "type": "DATASET", "data": {"namespace": ns, "name": name}, "inEdges": [], "outEdges": []}
+    job_node: dict[int, str] = {}
+    edges: list[Any] = []
+    job_data = []
+    for chunk in _chunks(list(jobs)):
+        job_data.extend(conn.execute(_JOB_BY_ID, {"ids": chunk}))
+        edges.extend(conn.execute(_EDGES_OF_JOBS, {"ids": chunk}))
+    states = _latest_states(conn, [r[0] for r in job_data])
+    for job_id, ns, name, kind, integration in job_data:
+        nid = job_node[job_id] = f"job:{ns}:{name}"
+        data = {"namespace": ns, "name": name, "type": kind, "integration": integration, "latestRunState": states.get(job_id)}
+        nodes[nid] = {"id": nid, "type": "JOB", "data": data, "inEdges": [], "outEdges": []}
+    for job_id, ds_id, direction in edges:
+        ds, jb = ds_node.get(ds_id), job_node.get(job_id)
         if ds is None or jb is None:
             continue
-        origin, dest = (did(ds), jid(jb)) if e.direction == "in" else (jid(jb), did(ds))
+        origin, dest = (ds, jb) if direction == "in" else (jb, ds)
         link = {"origin": origin, "destination": dest}
         nodes[origin]["outEdges"].append(link)
         nodes[dest]["inEdges"].append(link)
@@ -228,20 +213,22 @@ def _graph(conn: Connection, datasets: dict[int, int], jobs: set[int]) -> dict[s
 
 
 def _latest_states(conn: Connection, job_ids: list[int]) -> dict[int, str]:
-    if not job_ids:
-        return {}
-    latest = (
-        sa.select(t.run.c.job_id, sa.func.max(t.run.c.started_at).label("started"))
-        .where(t.run.c.job_id.in_(job_ids))
-        .group_by(t.run.c.job_id)
-        .subquery()
-    )
-    rows = conn.execute(
-        sa.select(t.run.c.job_id, t.run.c.state).join(
-            latest, sa.and_(t.run.c.job_id == latest.c.job_id, t.run.c.started_at == latest.c.started)
+    """The state of each job's newest run."""
+    states: dict[int, str] = {}
+    for chunk in _chunks(job_ids):
+        latest = (
+            sa.select(t.run.c.job_id, sa.func.max(t.run.c.started_at).label("started"))
+            .where(t.run.c.job_id.in_(chunk))
+            .group_by(t.run.c.job_id)
+            .subquery()
         )
-    )
-    return {r.job_id: r.state for r in rows}
+        rows = conn.execute(
+            sa.select(t.run.c.job_id, t.run.c.state).join(
+                latest, sa.and_(t.run.c.job_id == latest.c.job_id, t.run.c.started_at == latest.c.started)
+            )
+        )
+        states.update((job_id, state) for job_id, state in rows)
+    return states
 
 
 _FIELD_WALK = """
