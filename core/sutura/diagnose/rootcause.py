@@ -219,6 +219,11 @@ def list_incidents(conn: Connection, state: str | None, limit: int) -> list[Inci
     return [_incident(conn, i) for i in ids]
 
 
+def _any_open_incident(conn: Connection) -> bool:
+    q = sa.select(t.incident.c.id).where(t.incident.c.state != IncidentState.RESOLVED.value).limit(1)
+    return conn.execute(q).first() is not None
+
+
 @hookimpl(trylast=True)
 def sutura_events_applied(engine: Any, events: Any) -> None:
     """Failed runs and failed checks open (or join) incidents; a root job's success resolves them."""
@@ -238,7 +243,7 @@ def sutura_events_applied(engine: Any, events: Any) -> None:
             assertions = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
             if any(a.get("success") is False for a in assertions if isinstance(a, dict)):
                 failed_datasets.add(node_id("dataset", ds["namespace"], ds["name"]))
-    if completed - failed_jobs:
+    if completed - failed_jobs and engine.read(_any_open_incident):
         engine.transaction(lambda conn: resolve_incidents(conn, roots=sorted(completed - failed_jobs), now=now_utc()))
     for ref in sorted(failed_jobs | failed_datasets):
         try:

@@ -200,9 +200,18 @@ def sutura_choose_remedy(failure: Failure, diagnosis: Diagnosis, context: dict[s
 def sutura_events_applied(engine: Any, events: Sequence[dict[str, Any]]) -> None:
     """Learn outcomes: a job's later COMPLETE settles its pending retries and closes circuits."""
     finished = [e for e in events if e.get("eventType") in ("COMPLETE", "FAIL") and e.get("job") and e.get("run")]
-    if finished:
+    if finished and engine.read(_anything_to_learn):
         window = engine.settings.get("retry.budget_window")
         engine.transaction(lambda conn: _learn(conn, finished, window))
+
+
+def _anything_to_learn(conn: Connection) -> bool:
+    """Usually nothing is pending: then no write transaction is opened at all."""
+    unsettled = sa.select(t.decision.c.id).where(
+        t.decision.c.action.in_(_LEARNED), sa.or_(t.decision.c.outcome.is_(None), t.decision.c.outcome == "failed")
+    )
+    open_circuit = sa.select(t.circuit.c.source).where(t.circuit.c.state != "closed")
+    return conn.execute(unsettled.limit(1)).first() is not None or conn.execute(open_circuit.limit(1)).first() is not None
 
 
 def _learn(conn: Connection, events: Sequence[dict[str, Any]], window: float) -> None:
