@@ -6,7 +6,8 @@ Tables, for a target ``<table>``:
 - ``<table>__sutura_q_<fingerprint[:16]>``: an audit table kept as a quarantine when checks
   failed. Never deleted by Sutura; published into ``<table>`` on release.
 
-Publishing is one transaction: ``DELETE`` + ``INSERT ... SELECT`` when the columns match
+Publishing is one transaction: ``DELETE`` + ``INSERT ... SELECT`` when the columns and
+their types match
 (the production table keeps its identity, grants and dependent views), else drop and
 rename. Readers see the old rows or the new rows, never a mix or an empty table.
 """
@@ -78,6 +79,13 @@ class SqlTarget:
         with engine.connect() as conn:
             return list(conn.execute(sa.text(f"SELECT * FROM {self.relation(engine, name)} WHERE 1 = 0")).keys())
 
+    def shape(self, engine: sa.Engine, name: str) -> list[tuple[str, str]]:
+        """(column, driver type code) pairs: a retyped column changes the shape, not only a renamed one."""
+        with engine.connect() as conn:
+            result = conn.execute(sa.text(f"SELECT * FROM {self.relation(engine, name)} WHERE 1 = 0"))
+            description = result.cursor.description or []
+            return [(str(d[0]), str(d[1])) for d in description]
+
     # -- write ------------------------------------------------------------------------
     def write_audit_sql(self, engine: sa.Engine, select_sql: str) -> None:
         """Land the result of ``select_sql`` in a fresh audit table."""
@@ -102,7 +110,7 @@ class SqlTarget:
         prod = self.relation(engine, self.table)
         src = self.relation(engine, source)
         quote = engine.dialect.identifier_preparer.quote
-        same_columns = self.exists(engine, self.table) and self.columns(engine, self.table) == self.columns(engine, source)
+        same_columns = self.exists(engine, self.table) and self.shape(engine, self.table) == self.shape(engine, source)
         with engine.begin() as conn:
             if same_columns:
                 cols = ", ".join(quote(c) for c in self.columns(engine, source))
