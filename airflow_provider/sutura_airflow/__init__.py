@@ -52,13 +52,17 @@ _WHERE = {
     "dataset_asset": "sutura_airflow._identity",
     "ensure_published": "sutura_airflow.guard",
     "file_write_audit_publish": "sutura_airflow.decorators",
-    "get_provider_info": "sutura_airflow.get_provider_info",
     "heal": "sutura_airflow.decorators",
     "inputs_changed_since": "sutura_airflow.short_circuit",
     "release_quarantine": "sutura_airflow.quarantine.wap",
     "release_quarantined_file": "sutura_airflow.quarantine.run",
     "write_audit_publish": "sutura_airflow.decorators",
 }
+
+
+# Bound eagerly: the submodule of the same name would otherwise shadow the function as soon
+# as anything imports ``sutura_airflow.get_provider_info`` (Airflow's provider manager does).
+from sutura_airflow.get_provider_info import get_provider_info  # noqa: E402
 
 
 def __getattr__(name: str) -> Any:
