@@ -207,3 +207,26 @@ class SpecValidator:
 @pytest.fixture(scope="session")
 def spec() -> SpecValidator:
     return SpecValidator()
+
+
+@pytest.fixture
+def sutura_db(tmp_path, monkeypatch):
+    """An empty embedded store that every Sutura part in the test finds through SUTURA_DB_URL."""
+    from sutura_dagster.resource import reset_state
+
+    url = f"sqlite:///{tmp_path / 'sutura.db'}"
+    monkeypatch.setenv("SUTURA_DB_URL", url)
+    for name in ("SUTURA_URL", "SUTURA_DISABLED", "SUTURA_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+    reset_state()
+    yield url
+    reset_state()
+
+
+@pytest.fixture
+def engine(sutura_db):
+    import sutura
+
+    eng = sutura.Engine(db_url=sutura_db)
+    yield eng
+    eng.close()

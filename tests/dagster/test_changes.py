@@ -38,27 +38,10 @@ from sutura_dagster import (  # noqa: E402
     sutura_change_sensor,
     sutura_changed,
 )
-from sutura_dagster.resource import reset_state  # noqa: E402
 
 PRODUCER = "https://github.com/example/loader/v1"
 
 
-@pytest.fixture
-def sutura_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'sutura.db'}"
-    monkeypatch.setenv("SUTURA_DB_URL", url)
-    for name in ("SUTURA_URL", "SUTURA_DISABLED", "SUTURA_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    reset_state()
-    yield url
-    reset_state()
-
-
-@pytest.fixture
-def engine(sutura_db):
-    eng = sutura.Engine(db_url=sutura_db)
-    yield eng
-    eng.close()
 
 
 @pytest.fixture

@@ -17,27 +17,14 @@ from dagster import AssetKey, DagsterInstance, RetryPolicy, asset, job, material
 
 from sutura_dagster import SuturaResource, heal, not_null, sutura_asset  # noqa: E402
 from sutura_dagster.identity import _step_uuid  # noqa: E402
-from sutura_dagster.resource import reset_state  # noqa: E402
 
 
 @pytest.fixture
-def sutura_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'sutura.db'}"
-    monkeypatch.setenv("SUTURA_DB_URL", url)
-    for name in ("SUTURA_URL", "SUTURA_DISABLED", "SUTURA_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
+def sutura_db(sutura_db, monkeypatch):
+    """The shared store, with retry delays short enough for tests."""
     monkeypatch.setenv("SUTURA__RETRY__BASE_DELAY", "0.05")
     monkeypatch.setenv("SUTURA__RETRY__MAX_DELAY", "0.2")
-    reset_state()
-    yield url
-    reset_state()
-
-
-@pytest.fixture
-def engine(sutura_db):
-    eng = sutura.Engine(db_url=sutura_db)
-    yield eng
-    eng.close()
+    return sutura_db
 
 
 def _steps(result, step_key: str) -> list[str]:

@@ -23,28 +23,11 @@ from sutura_dagster import (  # noqa: E402
     unique,
 )
 from sutura_dagster.io_manager import VERSIONS_PREFIX  # noqa: E402
-from sutura_dagster.resource import reset_state  # noqa: E402
 
 GOOD = pd.DataFrame({"id": [1, 2, 3], "status": ["paid", "paid", "refunded"], "amount": [1.0, 2.0, 3.0]})
 BAD = pd.DataFrame({"id": [1, 1, None], "status": ["paid", "lost", "paid"], "amount": [10.0, 20.0, 30.0]})
 
 
-@pytest.fixture
-def sutura_db(tmp_path, monkeypatch):
-    url = f"sqlite:///{tmp_path / 'sutura.db'}"
-    monkeypatch.setenv("SUTURA_DB_URL", url)
-    for name in ("SUTURA_URL", "SUTURA_DISABLED", "SUTURA_CONFIG"):
-        monkeypatch.delenv(name, raising=False)
-    reset_state()
-    yield url
-    reset_state()
-
-
-@pytest.fixture
-def engine(sutura_db):
-    eng = sutura.Engine(db_url=sutura_db)
-    yield eng
-    eng.close()
 
 
 @pytest.fixture
