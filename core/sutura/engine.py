@@ -31,6 +31,7 @@ from sutura.ontology import (
     Job,
     Run,
 )
+from sutura.plugins import plugin_manager
 from sutura.store import reader
 from sutura.store.db import open_store
 from sutura.store.writer import Writer
@@ -64,8 +65,6 @@ class Engine:
     def __init__(self, db_url: str | None = None, *, settings: config.Settings | None = None, **overrides: Any):
         self.settings = settings or config.resolve(db_url=db_url, **overrides)
         self.db = open_store(self.settings.db_url)
-        from sutura.plugins import plugin_manager
-
         self.hooks = plugin_manager()
         self.writer = Writer(fingerprint=self._fingerprint)
 
