@@ -52,11 +52,20 @@ def node_ref(node: NodeRef) -> str:
     """A node id from a node id string or an ontology object."""
     if isinstance(node, str):
         return node
-    if isinstance(node, (Dataset, Job, Run)):
-        return node.id
-    if isinstance(node, DatasetVersion):
+    if isinstance(node, (Dataset, Job, Run, DatasetVersion)):
         return node.id
     raise TypeError(f"expected a node id or a Dataset/Job/Run/DatasetVersion, got {type(node).__name__}")
+
+
+def _each(items: list[Any], fn: Any) -> list[Any]:
+    """``fn`` over a list; an InvalidEvent names which item (when there are several)."""
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(fn(item))
+        except InvalidEvent as exc:
+            raise InvalidEvent(exc.field, exc.problem, index=i if len(items) > 1 else None) from None
+    return out
 
 
 class Engine:
@@ -112,23 +121,11 @@ class Engine:
         raw = load_events(events) if isinstance(events, (str, bytes, bytearray)) else events
         if isinstance(raw, Mapping) or not isinstance(raw, Iterable):
             return [parse_event(raw)]  # a non-object is rejected there, naming "$"
-        items = list(raw)
-        out = []
-        for i, item in enumerate(items):
-            try:
-                out.append(parse_event(item))
-            except InvalidEvent as exc:
-                raise InvalidEvent(exc.field, exc.problem, index=i if len(items) > 1 else None) from None
-        return out
+        return _each(list(raw), parse_event)
 
     def apply(self, parsed: Sequence[ParsedEvent]) -> IngestResult:
         """Translate and store validated events; all or nothing."""
-        facts = []
-        for i, p in enumerate(parsed):
-            try:
-                facts.append(translate(p))
-            except InvalidEvent as exc:
-                raise InvalidEvent(exc.field, exc.problem, index=i if len(parsed) > 1 else None) from None
+        facts = _each(list(parsed), translate)
         if not facts:
             return IngestResult(0, 0)
 

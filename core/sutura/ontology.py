@@ -35,6 +35,7 @@ __all__ = [
     "VersionStatus",
     "node_id",
     "parse_node_id",
+    "version_id",
 ]
 
 
@@ -118,6 +119,11 @@ def node_id(kind: str, namespace_or_id: str, name: str | None = None) -> str:
     if name is None:
         return f"{kind}:{namespace_or_id}"
     return f"{kind}:{namespace_or_id}:{name}"
+
+
+def version_id(dataset: Dataset, fingerprint: str) -> str:
+    """The node id of a DatasetVersion: ``version:<namespace>:<name>@<fingerprint>``."""
+    return f"version:{dataset.namespace}:{dataset.name}@{fingerprint}"
 
 
 _NODE_KINDS = ("dataset", "job", "run", "field", "version", "check", "incident", "decision")
@@ -232,7 +238,7 @@ class DatasetVersion(_Entity):
 
     @property
     def id(self) -> str:
-        return f"version:{self.dataset.namespace}:{self.dataset.name}@{self.fingerprint}"
+        return version_id(self.dataset, self.fingerprint)
 
 
 @dataclass(frozen=True)

@@ -93,7 +93,7 @@ def plan_runs(
     reasons: dict[int, list[str]] = {}
     breaking: dict[int, str] = {}
     for change in changes:
-        ds = reader._find(conn, "dataset", f"{change.dataset.namespace}:{change.dataset.name}")
+        ds = reader.find(conn, "dataset", f"{change.dataset.namespace}:{change.dataset.name}")
         if ds is None:
             continue
         for r in conn.execute(sa.select(t.job_io.c.job_id).where(t.job_io.c.dataset_id == ds, t.job_io.c.direction == "in")):

@@ -19,7 +19,7 @@ from sqlalchemy.engine import Connection
 from sutura.api import Staleness
 from sutura.errors import NotFound, SuturaError
 from sutura.hookspecs import hookimpl
-from sutura.ontology import Action, CheckResult, Dataset, Decision, VersionStatus
+from sutura.ontology import Action, CheckResult, Dataset, Decision, VersionStatus, version_id
 from sutura.plugins import notify
 from sutura.store import reader
 from sutura.store import schema as t
@@ -30,10 +30,6 @@ __all__ = ["decide_checks", "last_published", "settle"]
 
 POLICY = "sutura.quarantine"
 _LIVE = (VersionStatus.PUBLISHED.value, VersionStatus.RELEASED.value)
-
-
-def _version_node(ds: Dataset, fingerprint: str) -> str:
-    return f"version:{ds.namespace}:{ds.name}@{fingerprint}"
 
 
 def decide_checks(
@@ -62,7 +58,7 @@ def decide_checks(
         version = _audited_version(conn, ds_id, run_id, fingerprint, row_count, now)
         _store_results(conn, ds_id, version.id, run_id, results, now)
         context = {
-            "version": _version_node(ds, version.fingerprint),
+            "version": version_id(ds, version.fingerprint),
             "anomalies": anomalies(conn, ds_id, version, engine.settings),
             "require_checks": engine.settings.get("quarantine.require_checks"),
         }
@@ -178,7 +174,7 @@ def settle(engine: Any, version: Any, reason: str, *, by: str | None, release: b
         row, ds = _find_quarantined(conn, ref)
         status = VersionStatus.RELEASED if release else VersionStatus.DISCARDED
         _set_status(conn, row.id, status, now, publish=release)
-        subject = _version_node(ds, row.fingerprint)
+        subject = version_id(ds, row.fingerprint)
         who = f" by {by}" if by else ""
         action = Action.RELEASE if release else Action.DISCARD
         what = "released and published" if release else "discarded (never to be published)"

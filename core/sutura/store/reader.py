@@ -16,10 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sutura.errors import NotFound
-from sutura.ontology import Dataset, DatasetVersion, Job, Run, RunState, VersionStatus, node_id, parse_node_id
+from sutura.ontology import Dataset, DatasetVersion, Job, Run, RunState, VersionStatus, parse_node_id
 from sutura.store import schema as t
 
-__all__ = ["Node", "dataset_row", "lineage", "resolve", "run_of", "runs_of", "to_dataset", "to_job", "versions_of"]
+__all__ = ["Node", "dataset_row", "find", "lineage", "resolve", "run_of", "runs_of", "to_dataset", "to_job", "versions_of"]
 
 
 @dataclass(frozen=True)
@@ -45,20 +45,20 @@ def resolve(conn: Connection, ref: str) -> Node:
     rest = ref[len(kind) + 1 :]
     if kind == "field":
         ds_part, _, column = rest.rpartition(":")
-        ds_id = _find(conn, "dataset", ds_part)
+        ds_id = find(conn, "dataset", ds_part)
         fid = None
         if ds_id is not None:
             fid = conn.execute(sa.select(t.field.c.id).where(t.field.c.dataset_id == ds_id, t.field.c.name == column)).scalar()
         if fid is None:
             raise NotFound(f"no field {ref!r} in the store")
         return Node("field", fid, ref)
-    found = _find(conn, kind, rest)
+    found = find(conn, kind, rest)
     if found is None:
         raise NotFound(f"no {kind} {ref!r} in the store")
     return Node(kind, found, ref)
 
 
-def _find(conn: Connection, kind: str, rest: str) -> int | None:
+def find(conn: Connection, kind: str, rest: str) -> int | None:
     """Try every ``namespace:name`` split of ``rest``, longest namespace first."""
     splits = [(rest[:i], rest[i + 1 :]) for i, ch in enumerate(rest) if ch == ":"]
     for ns, nm in reversed(splits):
