@@ -4,8 +4,10 @@ What it measures, on one deterministic stream of realistic OpenLineage events (s
 ``_common.event_stream``: START/RUNNING/COMPLETE per run, schema, outputStatistics,
 parent, columnLineage on a third of outputs, 3% FAIL, datasets reused, unique runIds):
 
-- embedded, SQLite, batch: ``engine.ingest(list_of_1000)``;
-- embedded, SQLite, single: one ``engine.ingest(event)`` per event;
+- embedded, SQLite, batch: ``engine.ingest(text)`` with the JSON array text of 1000
+  events (what ``sutura ingest`` and the HTTP batch door hand the engine; like the
+  baseline, the figure covers parsing the JSON);
+- embedded, SQLite, single: one ``engine.ingest(text)`` per event;
 - embedded, PostgreSQL, batch (a database created for the run and dropped after;
   skipped with a message when PostgreSQL is unreachable);
 - HTTP: ``sutura serve`` (one worker) as a subprocess, batches POSTed to
@@ -28,6 +30,7 @@ import hashlib
 import json
 import os
 import sqlite3
+import statistics
 import subprocess
 import sys
 import time
@@ -41,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import Report, event_stream, free_port, parse_args, peak_rss_mb, pg_url, profile_call, sqlite_url, workdir  # noqa: E402
 
 BATCH = 1000
+TRIALS = 3  # the machine is shared: each figure is the median of interleaved trials
 
 
 def count_statements(engine: Any) -> list[int]:
@@ -57,16 +61,17 @@ def count_statements(engine: Any) -> list[int]:
 
 
 def engine_batches(engine: Any, texts: list[str]) -> float:
+    """Batches handed over as JSON text, as the CLI and HTTP doors do: the engine parses."""
     t0 = time.perf_counter()
     for i in range(0, len(texts), BATCH):
-        engine.ingest([json.loads(s) for s in texts[i : i + BATCH]])
+        engine.ingest("[" + ",".join(texts[i : i + BATCH]) + "]")
     return time.perf_counter() - t0
 
 
 def engine_single(engine: Any, texts: list[str]) -> float:
     t0 = time.perf_counter()
     for s in texts:
-        engine.ingest(json.loads(s))
+        engine.ingest(s)
     return time.perf_counter() - t0
 
 
@@ -209,7 +214,7 @@ def main() -> int:
     args = parse_args(__doc__.splitlines()[0])
     from sutura import Engine
 
-    sizes = dict(batch=500, single=100, pg=200, http=300) if args.quick else dict(batch=2000, single=300, pg=1000, http=1000)
+    sizes = dict(batch=1000, single=100, pg=200, http=300) if args.quick else dict(batch=5000, single=300, pg=1000, http=1000)
     base = workdir(args)
     report = Report("ingest" + (" (quick)" if args.quick else ""))
     extra_n = 200 if args.quick else BATCH
@@ -219,19 +224,22 @@ def main() -> int:
     print(f"  mean event size {sum(map(len, texts)) / len(texts):,.0f} bytes; stores under {base}", flush=True)
     main_texts = texts[: sizes["batch"]]
 
-    print("\nbaseline: parse + insert raw rows into SQLite (sqlite3, WAL, batches of 1000)", flush=True)
-    b_sqlite = baseline_sqlite(base / "baseline.db", main_texts)
-    b_rate = len(main_texts) / b_sqlite
-    report.add("baseline SQLite raw insert", b_rate, "events/s")
-
-    print(f"\nembedded SQLite, engine.ingest(list of {min(BATCH, len(main_texts))})", flush=True)
-    engine = Engine(sqlite_url(base / "batch.db"))
-    stmts = count_statements(engine)
-    secs = engine_batches(engine, main_texts)
-    rate = len(main_texts) / secs
+    print(f"\nbaseline (parse + insert raw rows into SQLite: sqlite3, WAL, batches of 1000) and embedded SQLite"
+          f" (engine.ingest(JSON text of {min(BATCH, len(main_texts))} events)), {TRIALS} interleaved trials on fresh stores", flush=True)
+    b_rates, rates = [], []
+    for trial in range(TRIALS):
+        b_rates.append(len(main_texts) / baseline_sqlite(base / f"baseline-{trial}.db", main_texts))
+        engine = Engine(sqlite_url(base / f"batch-{trial}.db"))
+        stmts = count_statements(engine)
+        rates.append(len(main_texts) / engine_batches(engine, main_texts))
+        print(f"  trial {trial + 1}: baseline {b_rates[-1]:,.0f} events/s, engine {rates[-1]:,.0f} events/s", flush=True)
+        if trial < TRIALS - 1:
+            engine.close()
+    b_rate, rate = statistics.median(b_rates), statistics.median(rates)
+    report.add("baseline SQLite raw insert", b_rate, "events/s", detail=f"median of {TRIALS}")
     report.add("embedded SQLite batch", rate, "events/s", baseline=b_rate, ratio=b_rate / rate,
                target=">= 5,000 events/s and within 3x of baseline", met=rate >= 5000 and b_rate / rate <= 3,
-               detail="ratio = how many times slower than the baseline")
+               detail=f"median of {TRIALS}; ratio = how many times slower than the baseline")
     report.add("SQL statements per event (batch)", stmts[0] / len(main_texts), "stmts")
 
     extra = [json.loads(s) for s in texts[sizes["batch"] :]]
@@ -252,7 +260,7 @@ def main() -> int:
                ratio=(len(single_texts) / b_single) / rate1)
     engine.close()
 
-    print("\nembedded PostgreSQL, engine.ingest(list of 1000)", flush=True)
+    print("\nembedded PostgreSQL, engine.ingest(JSON text of 1000 events)", flush=True)
     why = pg_reachable(pg_url())
     if why:
         report.note(f"PostgreSQL skipped: {pg_url()} unreachable ({why})")

@@ -1,9 +1,10 @@
 """Task decorators: ``heal`` (classified retries without ``retry_policy``) and the
 write-audit-publish forms of ``@task``.
 
-``heal`` is the older-Airflow path (no ``retry_policy`` before 3.3) and, on any version,
-the way to *wait* on an upstream cause without spending a try: it asks the engine when the
-callable raises and then
+``heal`` is the older-Airflow path (no ``retry_policy`` before 3.3), and the way to *wait*
+on an upstream cause without spending a try where ``SuturaPlugin`` is not loaded (with the
+plugin, ``SuturaRetryPolicy`` waits the same way). It asks the engine when the callable
+raises and then
 
 - FAIL / ESCALATE → raises ``AirflowFailException`` (no retries spent), the reason in the log;
 - WAIT → raises ``AirflowRescheduleException`` for the engine's delay (``up_for_reschedule``:
@@ -16,32 +17,16 @@ callable raises and then
 from __future__ import annotations
 
 import functools
-import logging
-from datetime import datetime, timedelta, timezone
 from typing import Any, Callable, Sequence, TypeVar
 
 from sutura import Action
 
-from sutura_airflow._compat import AirflowFailException, AirflowRescheduleException, get_current_context
-from sutura_airflow._decide import decide
+from sutura_airflow._compat import AirflowFailException, get_current_context
+from sutura_airflow._decide import decide, passthrough, tries_of, wait_instead
 
 __all__ = ["file_write_audit_publish", "heal", "write_audit_publish"]
 
-log = logging.getLogger("sutura.airflow")
 F = TypeVar("F", bound=Callable[..., Any])
-
-
-def _passthrough() -> tuple[type[BaseException], ...]:
-    """Exceptions that steer Airflow itself (skip, defer, fail, reschedule): never judged."""
-    names = ("AirflowFailException", "AirflowRescheduleException", "AirflowSkipException", "TaskDeferred", "AirflowSensorTimeout", "DownstreamTasksSkipped")
-    found: list[type[BaseException]] = []
-    for module in ("airflow.sdk.exceptions", "airflow.exceptions"):
-        try:
-            mod = __import__(module, fromlist=list(names))
-        except ImportError:
-            continue
-        found += [getattr(mod, n) for n in names if isinstance(getattr(mod, n, None), type)]
-    return tuple(found)
 
 
 def _task_decorator() -> Any:
@@ -50,19 +35,6 @@ def _task_decorator() -> Any:
     except ImportError:  # Airflow 2
         from airflow.decorators import task  # type: ignore[no-redef]
     return task
-
-
-def _tries(context: Any) -> tuple[int, int, int]:
-    """(try number, max tries, reschedules so far) of the running task instance."""
-    ti = context["ti"]
-    server = getattr(ti, "_ti_context_from_server", None)
-    max_tries = getattr(server, "max_tries", None)
-    if max_tries is None:
-        max_tries = getattr(ti, "max_tries", None)
-    if max_tries is None:
-        max_tries = getattr(context.get("task"), "retries", 0) or 0
-    waits = int(getattr(server, "task_reschedule_count", 0) or 0)
-    return int(getattr(ti, "try_number", 1) or 1), int(max_tries), waits
 
 
 def heal(fn: F | None = None, *, max_waits: int = 10) -> Any:
@@ -78,12 +50,12 @@ def heal(fn: F | None = None, *, max_waits: int = 10) -> Any:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
                 return func(*args, **kwargs)
-            except _passthrough():
+            except passthrough():
                 raise
             except Exception as exc:
                 try:
                     context = get_current_context()
-                    try_number, max_tries, waits = _tries(context)
+                    try_number, max_tries, _ = tries_of(context)
                 except Exception:  # noqa: BLE001 - not inside a task: nothing to decide
                     raise exc from None
                 decision = decide(exc, context=context, try_number=try_number, max_tries=max_tries)
@@ -91,10 +63,9 @@ def heal(fn: F | None = None, *, max_waits: int = 10) -> Any:
                     raise
                 if decision.action in (Action.FAIL, Action.ESCALATE):
                     raise AirflowFailException(f"Sutura: {decision.reason}") from exc
-                if decision.action is Action.WAIT and waits < max_waits:
-                    delay = 60.0 if decision.delay_seconds is None else decision.delay_seconds
-                    log.warning("Sutura: %s; rescheduling in %.0fs without spending a try (%d/%d waits)", decision.reason, delay, waits + 1, max_waits)
-                    raise AirflowRescheduleException(datetime.now(timezone.utc) + timedelta(seconds=delay)) from exc
+                reschedule = wait_instead(exc, context=context, max_waits=max_waits)
+                if reschedule is not None:
+                    raise reschedule from exc
                 raise
 
         return wrapper  # type: ignore[return-value]

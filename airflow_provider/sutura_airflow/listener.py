@@ -1,11 +1,19 @@
-"""An Airflow listener for what OpenLineage events do not carry.
+"""An Airflow listener for what OpenLineage events do not carry, and for waiting on upstream causes.
 
 The OpenLineage provider reports each try as a run; it does not say whether a failed try
 goes ``up_for_retry`` or failed for good, nor which retry decision it settles. This
 listener records, for every failed try and every success after a retry, a ``suturaAttempt``
-run facet (try number, max tries, state, exception type) on the same OpenLineage run id, and settles the outcome of
-the engine's earlier retry/wait decision for the task ("succeeded" after a healed retry,
-"failed" when the task failed for good), which is what the retry policy learns from.
+run facet (try number, max tries, state, exception type) on the same OpenLineage run id,
+and settles the outcome of the engine's earlier retry/wait decision for the task
+("succeeded" after a healed retry, "failed" when the task failed for good), which is what
+the retry policy learns from.
+
+When a try starts it arms a task that has ``SuturaRetryPolicy``, so that the engine's WAIT
+reschedules it instead of spending a try (see ``sutura_airflow.retry``). Where OpenLineage
+goes to Sutura's in-process transport, it also opens that transport's engine once per
+task process, before the OpenLineage listener forks (hence ``tryfirst``): the OpenLineage
+provider emits each event from a forked child by default, and the child inherits the
+open engine instead of importing the plugins and opening the store for every event.
 
 Hook methods are thin; the work runs in ``_safe`` so that nothing ever raises into Airflow.
 """
@@ -13,6 +21,7 @@ Hook methods are thin; the work runs in ``_safe`` so that nothing ever raises in
 from __future__ import annotations
 
 import logging
+import os
 from datetime import datetime, timezone
 from typing import Any
 
@@ -61,8 +70,52 @@ def _dag_run(ti: Any) -> Any:
         return getattr(ti, "dag_run", None)
 
 
+def _arm(ti: Any) -> None:
+    from sutura_airflow.retry import arm
+
+    arm(ti)
+
+
+_transport_ready = False
+
+
+def _uses_sutura_transport(config: Any) -> bool:
+    """Whether an OpenLineage transport config (possibly composite) includes Sutura's transport."""
+    if not isinstance(config, dict):
+        return False
+    kind = str(config.get("type", ""))
+    if kind == "sutura" or kind.endswith(".SuturaTransport"):
+        return True
+    nested = config.get("transports") or {}
+    return any(_uses_sutura_transport(c) for c in (nested.values() if isinstance(nested, dict) else nested))
+
+
+def _prepare_transport() -> None:
+    """Open the engine Sutura's OpenLineage transport writes to in this process, once."""
+    global _transport_ready
+    if _transport_ready:
+        return
+    _transport_ready = True
+    from airflow.providers.openlineage import conf as ol_conf
+
+    if ol_conf.is_disabled():
+        return
+    env_type = os.environ.get("OPENLINEAGE__TRANSPORT__TYPE", "")
+    if not (_uses_sutura_transport(ol_conf.transport()) or _uses_sutura_transport({"type": env_type})):
+        return
+    from sutura.transport import warm
+
+    config = ol_conf.transport()
+    warm(config.get("db_url") if isinstance(config, dict) else None)  # forked emitters inherit it
+
+
 class SuturaListener:
     """Registered through ``SuturaPlugin.listeners``."""
+
+    @hookimpl(tryfirst=True)
+    def on_task_instance_running(self, previous_state: Any, task_instance: Any) -> None:
+        _safe(_arm, task_instance)
+        _safe(_prepare_transport)
 
     @hookimpl
     def on_task_instance_success(self, previous_state: Any, task_instance: Any) -> None:

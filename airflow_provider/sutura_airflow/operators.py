@@ -5,7 +5,9 @@ runs the checks, asks the engine, then publishes in one transaction or keeps the
 table as a quarantine (production keeps its last good data; nothing is deleted).
 ``SuturaFileWriteAuditPublishOperator`` does the same for a Parquet/CSV file written by a
 callable, publishing by atomic rename. Both report to the engine with ``on_checks`` and
-attach a ``suturaContent`` facet (the audited content's hash) to their OpenLineage output.
+attach to their OpenLineage output a ``suturaContent`` facet (the audited content's hash)
+and a ``schema`` facet (columns and types read back after the write), with the task's
+inputs: its ``inlets``, and for SQL the tables the SELECT reads.
 
 ``on_quarantine``: ``fail`` (default; no retry: a retry reads the same data), ``skip``,
 or ``succeed`` (log a warning and let downstream read the last good data).
@@ -29,25 +31,35 @@ def _check_on_quarantine(value: str) -> str:
 
 
 class _LineageMixin:
-    """OpenLineage output with the ``suturaContent`` facet, for the provider's default extractor."""
+    """OpenLineage facts of the write, for the provider's default extractor: the output with
+    its ``suturaContent`` and ``schema`` facets, and the inputs (declared ``inlets``, plus
+    whatever ``_sutura_inputs`` finds)."""
 
     _sutura_result: WapResult | None = None
 
     def _sutura_output(self) -> Any:
         raise NotImplementedError
 
+    def _sutura_inputs(self) -> list[Any]:
+        from sutura_airflow._identity import as_datasets
+
+        return list(as_datasets(getattr(self, "inlets", None)))
+
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         from airflow.providers.openlineage.extractors import OperatorLineage
         from openlineage.client.event_v2 import Dataset as OLDataset
 
-        from sutura_airflow.lineage import SuturaContentDatasetFacet
+        from sutura_airflow.lineage import SuturaContentDatasetFacet, schema_facet
 
         ds = self._sutura_output()
         facets: dict[str, Any] = {}
         if self._sutura_result is not None:
             r = self._sutura_result
             facets["suturaContent"] = SuturaContentDatasetFacet(fingerprint=r.fingerprint, rowCount=r.row_count, status=r.action)
-        return OperatorLineage(outputs=[OLDataset(namespace=ds.namespace, name=ds.name, facets=facets)])
+            if r.columns:
+                facets["schema"] = schema_facet(r.columns)
+        inputs = [OLDataset(namespace=d.namespace, name=d.name) for d in self._sutura_inputs() if d != ds]
+        return OperatorLineage(inputs=inputs, outputs=[OLDataset(namespace=ds.namespace, name=ds.name, facets=facets)])
 
     def get_openlineage_facets_on_failure(self, task_instance: Any) -> Any:
         return self.get_openlineage_facets_on_complete(task_instance)
@@ -102,6 +114,14 @@ class SuturaWriteAuditPublishOperator(_LineageMixin, BaseOperator):
         from sutura.naming import dataset_for_url
 
         return dataset_for_url(self._resolved_url(), self.table, self.schema)
+
+    def _sutura_inputs(self) -> list[Any]:
+        """Declared ``inlets``, then the tables ``sql`` reads (parsed; not Sutura's own tables)."""
+        from sutura_airflow.lineage import sql_inputs
+
+        declared = super()._sutura_inputs()
+        parsed = sql_inputs(self.sql, self._resolved_url(), exclude=declared, own_prefix=f"{self.table}__sutura_")
+        return declared + parsed
 
     def execute(self, context: Any) -> dict[str, Any]:
         self._sutura_result = None

@@ -22,6 +22,8 @@ from sutura.store.db import dumps
 
 __all__ = ["list_decisions", "record", "record_outcome", "signature_history"]
 
+_INSERT = t.decision.insert()  # built once: every decision is recorded with it
+
 
 def record(
     conn: Connection,
@@ -35,22 +37,23 @@ def record(
     decision_id = decision.id or str(uuid.uuid4())
     diag = decision.diagnosis
     conn.execute(
-        t.decision.insert().values(
-            id=decision_id,
-            action=decision.action.value,
-            subject=decision.subject,
-            reason=decision.reason,
-            evidence=dumps(list(decision.evidence)),
-            policy=decision.policy or "unknown",
-            delay_seconds=decision.delay_seconds,
-            diagnosis=dumps(diag.to_dict()) if diag else None,
-            signature=diag.signature if diag else None,
-            source=diag.source if diag else None,
-            job_id=job_id,
-            run_id=run_id,
-            outcome=decision.outcome,
-            created_at=now,
-        )
+        _INSERT,
+        {
+            "id": decision_id,
+            "action": decision.action.value,
+            "subject": decision.subject,
+            "reason": decision.reason,
+            "evidence": dumps(list(decision.evidence)),
+            "policy": decision.policy or "unknown",
+            "delay_seconds": decision.delay_seconds,
+            "diagnosis": dumps(diag.to_dict()) if diag else None,
+            "signature": diag.signature if diag else None,
+            "source": diag.source if diag else None,
+            "job_id": job_id,
+            "run_id": run_id,
+            "outcome": decision.outcome,
+            "created_at": now,
+        },
     )
     return _replace(decision, id=decision_id, created_at=now)
 
@@ -107,16 +110,35 @@ def list_decisions(conn: Connection, subject: str | None, action: str | None, li
     return [_to_decision(r) for r in conn.execute(q)]
 
 
-def signature_history(conn: Connection, signature: str, job_id: int | None = None) -> dict[str, int]:
-    """How earlier retries of this error signature turned out.
+def _history(job_match: Any) -> Any:
+    """Healed retries of the ``signature`` parameter, and its failed ones that ``job_match``."""
+
+    def count(cond: Any) -> Any:
+        return sa.func.coalesce(sa.func.sum(sa.case((cond, 1), else_=0)), 0)
+
+    return sa.select(
+        count(t.decision.c.outcome == "succeeded").label("succeeded"),
+        count(sa.and_(t.decision.c.outcome == "failed", job_match)).label("failed"),
+    ).where(t.decision.c.signature == sa.bindparam("signature"), t.decision.c.action == Action.RETRY.value)
+
+
+_HISTORY_OF_JOB_ID = _history(t.decision.c.job_id == sa.bindparam("job_id"))
+_HISTORY_OF_JOB_NAME = _history(
+    t.decision.c.job_id
+    == sa.select(t.job.c.id).where(t.job.c.namespace == sa.bindparam("namespace"), t.job.c.name == sa.bindparam("name")).scalar_subquery()
+)
+
+
+def signature_history(conn: Connection, signature: str, job_id: int | None = None, *, job: tuple[str, str] | None = None) -> dict[str, int]:
+    """How earlier retries of this error signature turned out (one statement).
 
     ``succeeded`` counts healed retries anywhere (evidence the error is transient);
-    ``failed`` counts failed retries of this job only: one job's broken source must not
-    turn the same error into "deterministic" for every other job.
+    ``failed`` counts failed retries of this job only (``job_id``, or ``job`` as
+    (namespace, name)): one job's broken source must not turn the same error into
+    "deterministic" for every other job.
     """
-    base = sa.select(sa.func.count()).where(t.decision.c.signature == signature, t.decision.c.action == Action.RETRY.value)
-    healed = conn.execute(base.where(t.decision.c.outcome == "succeeded")).scalar_one()
-    failed = 0
-    if job_id is not None:
-        failed = conn.execute(base.where(t.decision.c.outcome == "failed", t.decision.c.job_id == job_id)).scalar_one()
-    return {"succeeded": healed, "failed": failed}
+    if job is not None:
+        row = conn.execute(_HISTORY_OF_JOB_NAME, {"signature": signature, "namespace": job[0], "name": job[1]}).one()
+    else:
+        row = conn.execute(_HISTORY_OF_JOB_ID, {"signature": signature, "job_id": job_id}).one()
+    return {"succeeded": int(row.succeeded), "failed": int(row.failed)}

@@ -9,10 +9,12 @@ decision without touching this file.
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping, Sequence, TypeVar
+from typing import Any, Iterable, Iterator, Mapping, Sequence, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -33,9 +35,9 @@ from sutura.ontology import (
 )
 from sutura.plugins import plugin_manager
 from sutura.store import reader
-from sutura.store.db import open_store
+from sutura.store.db import READ_ONLY, open_store
 from sutura.store.writer import Writer
-from sutura.translate import translate
+from sutura.translate import Facts, translate
 
 __all__ = ["Engine", "connect"]
 
@@ -55,6 +57,26 @@ def node_ref(node: NodeRef) -> str:
     if isinstance(node, (Dataset, Job, Run, DatasetVersion)):
         return node.id
     raise TypeError(f"expected a node id or a Dataset/Job/Run/DatasetVersion, got {type(node).__name__}")
+
+
+@contextmanager
+def paused_gc() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a batch is written or a lineage answer built.
+
+    Both allocate many acyclic objects (decoded JSON, facts, rows; answer nodes); with
+    the collector on, those allocations trigger full collections that rescan the whole
+    heap: about a third of ingest time, and 40-70 ms inside a large lineage answer.
+    Reference counting still frees them; the collector resumes afterwards
+    (see docs/adr/0007-ingest-speed.md).
+    """
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _each(items: list[Any], fn: Any) -> list[Any]:
@@ -107,14 +129,16 @@ class Engine:
         raise AssertionError("unreachable")
 
     def read(self, fn: Any) -> Any:
-        with self.db.connect() as conn:
+        """Run ``fn(conn)`` on a snapshot of the store; it waits for no writer (on SQLite either)."""
+        with self.db.connect().execution_options(**{READ_ONLY: True}) as conn:
             return fn(conn)
 
     # -- observe --------------------------------------------------------------------
     def ingest(self, events: Mapping[str, Any] | str | bytes | Iterable[Mapping[str, Any]]) -> IngestResult:
         """Apply one event or many in one transaction; an invalid event rejects the whole call."""
-        parsed = self.validate(events)
-        return self.apply(parsed)
+        with paused_gc():
+            parsed = self.validate(events)
+            return self.apply(parsed)
 
     def validate(self, events: Any) -> list[ParsedEvent]:
         """Parse and validate without storing; raises InvalidEvent (with ``index`` for lists)."""
@@ -125,20 +149,44 @@ class Engine:
 
     def apply(self, parsed: Sequence[ParsedEvent]) -> IngestResult:
         """Translate and store validated events; all or nothing."""
-        facts = _each(list(parsed), translate)
-        if not facts:
-            return IngestResult(0, 0)
+        result = self.apply_groups([parsed])[0]
+        if isinstance(result, Exception):
+            raise result
+        return result
 
-        def write(conn: Connection) -> IngestResult:
-            applied = self.writer.apply(conn, facts, now_utc())
-            return IngestResult(applied, len(facts) - applied)
+    def apply_groups(self, groups: Sequence[Sequence[ParsedEvent]]) -> list[IngestResult | InvalidEvent]:
+        """Store several callers' events in one transaction (the server's group commit).
 
-        result = self.transaction(write)
-        if result.accepted:
+        Each group is translated on its own: an untranslatable event rejects its group
+        (its slot holds the InvalidEvent), never the others. The transaction is all or
+        nothing for every group; a store failure raises for all of them.
+        """
+        with paused_gc():
+            translated: list[list[Facts] | InvalidEvent] = []
+            for group in groups:
+                try:
+                    translated.append(_each(list(group), translate))
+                except InvalidEvent as exc:
+                    translated.append(exc)
+            facts = [f for g in translated if not isinstance(g, InvalidEvent) for f in g]
+            applied = self.transaction(lambda conn: self.writer.apply(conn, facts, now_utc())) if facts else []
+        if applied:
             from sutura.plugins import notify
 
-            notify(self.hooks, "sutura_events_applied", engine=self, events=[f.event.raw for f in facts])
-        return result
+            notify(self.hooks, "sutura_events_applied", engine=self, events=[f.event.raw for f in applied])
+        new = {f.event.key for f in applied}
+        results: list[IngestResult | InvalidEvent] = []
+        for g in translated:
+            if isinstance(g, InvalidEvent):
+                results.append(g)
+                continue
+            accepted = 0
+            for f in g:  # the first copy of an event is the new one; later copies are duplicates
+                if f.event.key in new:
+                    new.discard(f.event.key)
+                    accepted += 1
+            results.append(IngestResult(accepted, len(g) - accepted))
+        return results
 
     # -- read the graph ------------------------------------------------------------
     def lineage(self, node: NodeRef, direction: Direction = "both", depth: int = 5, *, columns: bool = False) -> dict[str, Any]:
@@ -150,7 +198,8 @@ class Engine:
                 return reader.column_lineage(conn, found, direction, depth)
             return reader.lineage(conn, found, direction, depth)
 
-        return self.read(q)
+        with paused_gc():  # an answer can hold thousands of nodes: no collection midway
+            return self.read(q)
 
     def runs(self, job: NodeRef, limit: int = 50) -> list[Run]:
         def q(conn: Connection) -> list[Run]:
@@ -211,9 +260,13 @@ class Engine:
         return settle(self, version, reason, by=by, release=False)
 
     def last_published(self, dataset: NodeRef) -> Staleness:
-        from sutura.policies.quarantine import last_published
+        from sutura.policies.quarantine import dataset_of, last_published
 
-        return self.read(lambda conn: last_published(conn, self._dataset_id(conn, dataset)))
+        def q(conn: Connection) -> Staleness:
+            found = dataset_of(conn, dataset)  # a Dataset by its exact name: one lookup
+            return last_published(conn, self._dataset_id(conn, dataset)) if found is None else last_published(conn, *found)
+
+        return self.read(q)
 
     def changes(self, since: str | None = None, *, datasets: Sequence[NodeRef] | None = None, limit: int = 1000) -> tuple[list[Change], str]:
         from sutura.policies.change import changes

@@ -23,8 +23,11 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime, timezone
 from typing import Any, Mapping
+
+import orjson
 
 from sutura.errors import InvalidEvent
 from sutura.ontology import RunState
@@ -51,14 +54,25 @@ class ParsedEvent:
     schema_url: str
     canonical: str = ""  # the canonical JSON the key hashes: stored as the raw payload
 
-    @property
+    @cached_property
     def time_key(self) -> str:
         """Fixed-width UTC time, so ordering keys compare as strings."""
         return self.event_time.strftime("%Y-%m-%dT%H:%M:%S.%f")
 
 
+_ORJSON_OPTS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def canonical_json(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Compact JSON with sorted keys: the form event keys hash and the store keeps.
+
+    orjson for speed; the standard library for what orjson refuses (integers beyond
+    64 bits), so both give the same text for anything an event can hold.
+    """
+    try:
+        return orjson.dumps(value, default=str, option=_ORJSON_OPTS).decode()
+    except TypeError:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def parse_time(value: Any, field: str) -> datetime:
@@ -201,19 +215,27 @@ def load_events(payload: str | bytes | Any) -> list[Any]:
     if not stripped:
         raise InvalidEvent("$", "empty document")
     try:
-        value = json.loads(stripped)
+        value = orjson.loads(stripped)
+    except orjson.JSONDecodeError:  # JSON Lines, NaN, or invalid: the standard library says where
+        value = _load_lines(stripped)
+    if isinstance(value, list):
+        return value
+    return [value]
+
+
+def _load_lines(text: str) -> Any:
+    """One JSON document, else JSON Lines (a list of events); InvalidEvent names the line."""
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as first:
         events = []
-        for lineno, line in enumerate(stripped.splitlines(), 1):
+        for lineno, line in enumerate(text.splitlines(), 1):
             if not line.strip():
                 continue
             try:
                 events.append(json.loads(line))
             except json.JSONDecodeError as exc:
-                where = "$" if lineno == 1 and "\n" not in stripped else f"line {lineno}"
+                where = "$" if lineno == 1 and "\n" not in text else f"line {lineno}"
                 err = first if where == "$" else exc
                 raise InvalidEvent(where, f"invalid JSON: {err.msg} at column {err.colno}") from None
         return events
-    if isinstance(value, list):
-        return value
-    return [value]

@@ -70,9 +70,11 @@ def sutura_classify_failure(failure: Failure, engine: EngineAPI) -> Diagnosis | 
 def sutura_choose_remedy(failure: Failure, diagnosis: Diagnosis, context: dict[str, Any], engine: EngineAPI) -> Decision | None:
     """Choose retry (with a delay), fail, wait or escalate for a diagnosed failure.
 
-    :param context: what the engine knows: ``circuit`` (state of the source's breaker),
-        ``budget_left`` (retries left for the job in the window), ``upstream``
-        (blocking input node ids), ``history`` (past outcomes of this signature).
+    :param context: what the engine knows: ``circuits`` (state of each data source's
+        breaker), ``blocked_sources`` (source -> seconds its open circuit still blocks),
+        ``budget_left`` (retries left for the job in the window), ``settings``, and for an
+        upstream diagnosis ``upstream`` (blocking input node id -> seconds it has been
+        unhealthy, or ``None`` when unknown).
     :return: a Decision, or ``None`` to defer.
     """
 

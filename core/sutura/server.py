@@ -24,7 +24,9 @@ import logging
 import time
 from typing import Any, Callable
 
+import orjson
 from fastapi import Depends, FastAPI, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, PlainTextResponse
 
 from sutura import codec, config
@@ -32,6 +34,7 @@ from sutura.engine import Engine
 from sutura.errors import InvalidEvent, InvalidNodeId, NotFound, StoreError, SuturaError
 from sutura.metrics import Metrics, field_label, render, store_figures
 from sutura.events import parse_event
+from sutura.group_commit import GroupCommit
 from sutura.ontology import Action, Dataset, IncidentState, parse_node_id
 from sutura.show import run_dict
 
@@ -115,6 +118,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
     max_depth = settings.get("server.max_depth")
     app = FastAPI(title="Sutura", version="0.1.0", description="OpenLineage graph and self-healing engine")
     app.state.engine = eng
+    writer = GroupCommit(eng)
     metrics = Metrics(settings.get("server.metrics_dir"))
     app.state.metrics = metrics
     app.add_middleware(MetricsMiddleware, metrics=metrics)
@@ -174,13 +178,20 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
             chunks.append(chunk)
         raw = b"".join(chunks)
         try:
+            value = orjson.loads(raw)
+        except orjson.JSONDecodeError:  # the standard library names the error (and reads NaN)
+            value = _slow_json(raw)
+        if not _depth_ok(value, max_depth):
+            raise HTTPError(400, f"JSON nested deeper than {max_depth} levels", reason="too_deep", field="$")
+        return value
+
+    def _slow_json(raw: bytes) -> Any:
+        try:
             value = json.loads(raw)
         except RecursionError:
             raise HTTPError(400, f"JSON nested deeper than {max_depth} levels", reason="too_deep", field="$") from None
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise HTTPError(400, f"invalid JSON: {exc}", reason="invalid_json", field="$") from None
-        if not _depth_ok(value, max_depth):
-            raise HTTPError(400, f"JSON nested deeper than {max_depth} levels", reason="too_deep", field="$")
         return value
 
     # -- health --------------------------------------------------------------------
@@ -201,7 +212,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         if isinstance(body, list):
             raise HTTPError(400, "send one event here, or a JSON array to /api/v1/lineage/batch", field="$")
         parsed = eng.validate(body)
-        result = eng.apply(parsed)
+        result = await writer.apply(parsed)
         request.state.sutura_ingested = (result.accepted, result.duplicates)
         return result.to_dict()
 
@@ -216,7 +227,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
                 good.append(parse_event(item))  # one event per item: a nested list is refused, naming "$"
             except InvalidEvent as exc:
                 rejected.append({"index": i, **exc.to_dict()})
-        result = eng.apply(good).to_dict() if good else {"accepted": 0, "duplicates": 0}
+        result = (await writer.apply(good)).to_dict() if good else {"accepted": 0, "duplicates": 0}
         request.state.sutura_ingested = (result["accepted"], result["duplicates"])
         for r in rejected:
             _reject(request, "invalid", r["field"])
@@ -255,7 +266,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
     @app.post("/api/v1/failures", dependencies=[Depends(require("decide"))])
     async def post_failure(request: Request) -> Any:
         failure = codec.failure_from_json(await body_json(request))
-        return codec.decision_to_json(eng.on_failure(failure))
+        return codec.decision_to_json(await run_in_threadpool(eng.on_failure, failure))
 
     @app.post("/api/v1/checks", dependencies=[Depends(require("decide"))])
     async def post_checks(request: Request) -> Any:
@@ -276,7 +287,9 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         row_count = body.get("row_count")
         if row_count is not None and (isinstance(row_count, bool) or not isinstance(row_count, int)):
             raise InvalidEvent("row_count", "must be an integer")
-        decision = eng.on_checks(dataset, results, run_id=body.get("run_id"), fingerprint=body.get("fingerprint"), row_count=row_count)
+        decision = await run_in_threadpool(
+            lambda: eng.on_checks(dataset, results, run_id=body.get("run_id"), fingerprint=body.get("fingerprint"), row_count=row_count)
+        )
         return codec.decision_to_json(decision)
 
     @app.post("/api/v1/releases", dependencies=[Depends(require("admin"))])
@@ -285,9 +298,8 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         if not isinstance(body, dict) or not isinstance(body.get("version"), str):
             raise InvalidEvent("version", "required: a version or dataset node id")
         reason = body.get("reason") or "released"
-        if body.get("discard"):
-            return codec.decision_to_json(eng.discard(body["version"], str(reason), by=body.get("by")))
-        return codec.decision_to_json(eng.release(body["version"], str(reason), by=body.get("by")))
+        settle = eng.discard if body.get("discard") else eng.release
+        return codec.decision_to_json(await run_in_threadpool(settle, body["version"], str(reason), by=body.get("by")))
 
     @app.get("/api/v1/changes", dependencies=[Depends(require("read"))])
     def get_changes(since: str | None = None, dataset: list[str] | None = None, limit: int = 1000) -> Any:
@@ -303,7 +315,8 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
             changes = [codec.change_from_json(c) for c in body.get("changes") or []]
         except (KeyError, TypeError, ValueError) as exc:
             raise InvalidEvent("changes", f"not a list of changes as GET /api/v1/changes returns them ({exc})") from None
-        return {"requests": [r.to_dict() for r in eng.plan_runs(changes, integration=body.get("integration"))]}
+        requests = await run_in_threadpool(eng.plan_runs, changes, integration=body.get("integration"))
+        return {"requests": [r.to_dict() for r in requests]}
 
     @app.get("/api/v1/explain", dependencies=[Depends(require("read"))])
     def get_explain(nodeId: str) -> Any:
@@ -324,7 +337,7 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         body = await body_json(request)
         if not isinstance(body, dict) or not isinstance(body.get("outcome"), str):
             raise InvalidEvent("outcome", "required, a string")
-        eng.record_outcome(decision_id, body["outcome"])
+        await run_in_threadpool(eng.record_outcome, decision_id, body["outcome"])
         return {"id": decision_id, "outcome": body["outcome"]}
 
     return app

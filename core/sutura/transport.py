@@ -12,6 +12,10 @@ Contract (openlineage-python): ``kind`` names the type, ``config_class`` parses 
 block, ``emit`` receives events. By default emitting never raises into the producer: an
 invalid event or an unreachable store is logged once per kind of problem and dropped.
 With ``strict: true`` it raises, for callers that keep their place and resend.
+
+A producer that emits many events at once (a sensor's tick) wraps them in
+``with transport.batch():``: they are stored in one transaction when the block ends,
+instead of one transaction per event.
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import attr
@@ -48,43 +54,106 @@ class SuturaTransport(Transport):
 
     def __init__(self, config: SuturaConfig) -> None:
         self.config = config
-        self._engine: Any = None
-        self._lock = threading.Lock()
         self._warned: set[str] = set()
+        self._local = threading.local()  # .pending: events of this thread's open batch
 
     def _get_engine(self) -> Any:
-        with self._lock:
-            if self._engine is None:
-                self._engine = _shared_engine(self.config.db_url)
-            return self._engine
+        return _shared_engine(self.config.db_url)
 
     def emit(self, event: Any) -> None:
         try:
             payload = event if isinstance(event, (dict, str)) else Serde.to_json(event)
-            self._get_engine().ingest(payload)
         except Exception as exc:  # noqa: BLE001 - a transport never fails its producer
+            self._failed(exc)
+            return
+        pending = getattr(self._local, "pending", None)
+        if pending is not None:
+            pending.append(payload)
+            return
+        self._store(payload)
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Store the events emitted in the block (by this thread) in one transaction at its end.
+
+        If that transaction fails, a strict transport raises (nothing of the batch is
+        stored); otherwise each event is stored on its own, so one bad event costs only
+        itself. A block that raises stores nothing: its caller resends.
+        """
+        if getattr(self._local, "pending", None) is not None:
+            yield  # already inside a batch: it stores these too
+            return
+        self._local.pending = pending = []
+        try:
+            yield
+        finally:
+            self._local.pending = None
+        if not pending:
+            return
+        try:
+            self._get_engine().ingest(_decoded(pending))
+        except Exception:  # noqa: BLE001 - retried event by event below
             if self.config.strict:
                 raise
-            kind = type(exc).__name__
-            if kind not in self._warned:
-                self._warned.add(kind)
-                log.warning("Sutura could not store an OpenLineage event (%s: %s); continuing without it", kind, exc)
+            for payload in pending:
+                self._store(payload)
+
+    def _store(self, payload: Any) -> None:
+        try:
+            self._get_engine().ingest(payload)
+        except Exception as exc:  # noqa: BLE001 - a transport never fails its producer
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        if self.config.strict:
+            raise exc
+        kind = type(exc).__name__
+        if kind not in self._warned:
+            self._warned.add(kind)
+            log.warning("Sutura could not store an OpenLineage event (%s: %s); continuing without it", kind, exc)
 
     def close(self, timeout: float = -1) -> bool:
         return True  # the engine is shared by every transport of this process
 
 
-_ENGINES: dict[tuple[int, str | None], Any] = {}
+def _decoded(payloads: list[Any]) -> list[Any]:
+    """Emitted payloads (event dicts, JSON texts) as one list of event dicts."""
+    from sutura.events import load_events
+
+    return [event for p in payloads for event in (load_events(p) if isinstance(p, str) else [p])]
+
+
+_ENGINES: dict[str | None, tuple[int, Any]] = {}  # store URL -> (pid, engine)
 _ENGINES_LOCK = threading.Lock()
 
 
+def _new_lock_in_child() -> None:
+    global _ENGINES_LOCK
+    _ENGINES_LOCK = threading.Lock()  # a thread of the parent may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_new_lock_in_child)
+
+
 def _shared_engine(db_url: str | None) -> Any:
-    """One engine per store and process: producers that build a client per event (Airflow's
-    OpenLineage provider forks per event) do not pay for opening the store each time."""
+    """One engine per store and process.
+
+    Producers that emit from a forked child (Airflow's OpenLineage provider forks per
+    event) inherit the parent's engine, with a fresh connection pool: opening the store
+    and loading the plugins happened once, in the parent (see ``warm``).
+    """
     from sutura.engine import Engine
 
-    key = (os.getpid(), db_url)
     with _ENGINES_LOCK:
-        if key not in _ENGINES:
-            _ENGINES[key] = Engine(db_url=db_url)
-        return _ENGINES[key]
+        held = _ENGINES.get(db_url)
+        if held is not None and held[0] != os.getpid():
+            held[1].db.dispose(close=False)  # the parent's connections stay the parent's
+            held = _ENGINES[db_url] = (os.getpid(), held[1])
+        if held is None:
+            held = _ENGINES[db_url] = (os.getpid(), Engine(db_url=db_url))
+        return held[1]
+
+
+def warm(db_url: str | None = None) -> None:
+    """Open the engine for ``db_url`` in this process before it forks emitters."""
+    _shared_engine(db_url)

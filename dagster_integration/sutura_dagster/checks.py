@@ -95,7 +95,10 @@ def unique(column: str, *, name: str | None = None) -> Check:
     """No two rows share a (non-null) value of ``column``."""
 
     def run(value: Any) -> list[CheckOutcome]:
-        series = _column(value, column).dropna()
+        series = _column(value, column)
+        if not series.duplicated().any():  # the usual case, in one pass
+            return [CheckOutcome("unique", True, column, 0, None)]
+        series = series.dropna()
         dups = series[series.duplicated(keep=False)]
         count = int(dups.nunique())
         sample = ", ".join(repr(v) for v in list(dups.unique())[:5])

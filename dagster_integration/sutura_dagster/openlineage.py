@@ -30,6 +30,7 @@ progress, the per-run storage id read so far. It is an opaque string; a bare int
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -514,7 +515,9 @@ def _asset_graph(repository_def):
         return None
 
 
+@functools.cache
 def _sutura_version() -> str:
+    """Read once per process: the installed metadata does not change under a running sensor."""
     try:
         from importlib.metadata import version
 
@@ -584,8 +587,9 @@ def openlineage_sensor(
     Args:
         client: an ``OpenLineageClient`` (or a function making one).
         transport: else a transport, or its config (``{"type": "http", "url": ...}``,
-            ``{"type": "sutura.transport.SuturaTransport"}``); with neither, the client
-            configures itself from the environment (``OPENLINEAGE_URL``…).
+            ``{"type": "sutura.transport.SuturaTransport"}``, which stores a tick's events
+            in one transaction); with neither, the client configures itself from the
+            environment (``OPENLINEAGE_URL``…).
         translator: naming and facet decisions (:class:`SuturaDagsterTranslator`).
     """
     from dagster import DefaultSensorStatus, SkipReason, sensor
@@ -613,8 +617,9 @@ def openlineage_sensor(
         try:
             if not made:
                 made.append(_make_client(client, transport))
-            for event in batch.events:
-                made[0].emit(to_openlineage_event(event))
+            with _batched(made[0]):
+                for event in batch.events:
+                    made[0].emit(to_openlineage_event(event))
         except Exception as exc:  # noqa: BLE001 - the transport being down never fails the sensor
             made.clear()
             context.log.warning(
@@ -625,6 +630,15 @@ def openlineage_sensor(
         return SkipReason(f"sent {len(batch.events)} OpenLineage events")
 
     return _openlineage
+
+
+def _batched(client):
+    """The transport's ``batch()`` when it has one (``SuturaTransport``: a tick's events are
+    stored in one transaction, not one each), else a no-op."""
+    from contextlib import nullcontext
+
+    batch = getattr(getattr(client, "transport", None), "batch", None)
+    return batch() if callable(batch) else nullcontext()
 
 
 def _repository_def(context):

@@ -269,3 +269,63 @@ def _build_change(sc: Scenario) -> None:
     sc.results.append(sc.home.dags_test("sutura_wait_for_orders", env={**env, "SUTURA_TEST_CURSOR": cursor}, timeout=600))
     thread.join()
     sc.observed["released"] = released.get("decision")
+
+
+@pytest.fixture(scope="session")
+def wait_scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    """``sutura_waits_for_release`` while a bad batch of ``orders`` is held, released by a thread
+    once the task has been rescheduled twice. The engine's upstream wait is 6 s
+    (``SUTURA__RETRY__BASE_DELAY=1``: a wait is six base delays), so the release lands while
+    the task is parked, never while it runs."""
+    return shared_scenario(tmp_path_factory, "wait", _build_wait)
+
+
+def _reschedules(sc: Scenario, task_id: str) -> list[tuple[str, str]]:
+    """(end_date, reschedule_date) of each reschedule of ``task_id``'s current try, from Airflow's DB."""
+    with sqlite3.connect(sc.home.db_path, timeout=30) as conn:
+        return conn.execute(
+            "select r.end_date, r.reschedule_date from task_reschedule r join task_instance t on t.id = r.ti_id "
+            "where t.task_id = ? order by r.id",
+            (task_id,),
+        ).fetchall()
+
+
+def _build_wait(sc: Scenario) -> None:
+    import threading
+    import time
+
+    from sutura_airflow.quarantine.run import run_sql_wap
+    from sutura_airflow.quarantine.wap import release_quarantine
+
+    env = scenario_env(sc.root, SUTURA__RETRY__BASE_DELAY="1")
+    write_raw_orders(sc.warehouse, BAD_BATCH)
+    _with_engine(sc.db_url)
+    held, _ = run_sql_wap(
+        url=f"duckdb:///{sc.warehouse}", table="orders", schema=None, data="SELECT * FROM raw_orders",
+        checks=[{"unique": "id"}], gx_expectations=None, on_quarantine="succeed", context=None,
+    )
+    sc.observed["held"] = held.action
+    released: dict[str, Any] = {}
+
+    def release_after_two_waits() -> None:
+        deadline = time.monotonic() + 500
+        while time.monotonic() < deadline:
+            try:
+                if len(_reschedules(sc, "report_orders")) >= 2:
+                    break
+            except sqlite3.Error:
+                pass  # the run is still creating its rows
+            time.sleep(0.2)
+        released["reschedules_seen"] = len(_reschedules(sc, "report_orders"))
+        released["decision"] = release_quarantine(url=f"duckdb:///{sc.warehouse}", table="orders", reason="accepted in test").action.value
+
+    thread = threading.Thread(target=release_after_two_waits)
+    thread.start()
+    sc.results.append(sc.home.dags_test("sutura_waits_for_release", env=env, timeout=600))
+    thread.join()
+    sc.observed.update(released)
+    sc.observed["reschedules"] = _reschedules(sc, "report_orders")
+    with sqlite3.connect(sc.home.db_path) as conn:
+        sc.observed["max_tries"] = conn.execute(
+            "select max_tries from task_instance where dag_id = 'sutura_waits_for_release' and task_id = 'report_orders'"
+        ).fetchone()[0]

@@ -4,6 +4,7 @@ woken by the release."""
 
 from __future__ import annotations
 
+import re
 import sqlite3
 
 import pytest
@@ -52,9 +53,12 @@ def test_wait_on_a_quarantined_input(change_scenario):
     # heal: two reschedules that spend no try (try 1 runs three times), then the native retry
     healed = sc.tries("waits_healed")
     assert healed[:3] == [1, 1, 1] and set(healed) == {1, 2}, healed
-    # retry_policy cannot reschedule in Airflow 3.3: the wait spends the retry
-    assert sc.tries("waits_policy") == [1, 2]
-    assert "rescheduling in 0s without spending a try (1/2 waits)" in sc.results[5].stdout + sc.results[5].stderr
+    # retry_policy alone waits the same way (max_waits=2 per try): then the wait spends the retry
+    assert sc.tries("waits_policy") == [1, 1, 1, 2, 2, 2]
+    assert sc.task_states("sutura_reads_quarantined")["waits_with_retry_policy"] == ("failed", 2)
+    out = sc.results[5].stdout + sc.results[5].stderr
+    assert re.search(r"rescheduling in \d+s without spending a try \(1/2 waits\)", out)
+    assert "rescheduling in 1s without spending a try (2/2 waits)" in out, "the policy's max_delay=1 clamps the wait"
 
 
 def test_deferred_sensor_wakes_on_the_release(change_scenario):

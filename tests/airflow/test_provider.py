@@ -50,3 +50,20 @@ def test_cluster_policy_is_opt_in(monkeypatch, switch, expected):
     task.retry_policy = own
     task_policy(task)
     assert task.retry_policy is own  # a task's own policy is kept
+
+
+def test_listener_arms_only_tasks_with_the_sutura_retry_policy():
+    """``arm`` wraps ``execute`` of a try's task copy once, and only under ``SuturaRetryPolicy``."""
+    from types import SimpleNamespace
+
+    from airflow.providers.standard.operators.empty import EmptyOperator
+    from sutura_airflow import SuturaRetryPolicy
+    from sutura_airflow.retry import arm
+
+    plain = EmptyOperator(task_id="plain")
+    healed = EmptyOperator(task_id="healed", retry_policy=SuturaRetryPolicy())
+    assert arm(SimpleNamespace(task=plain)) is False and "execute" not in vars(plain)
+    assert arm(SimpleNamespace(task=healed)) is True
+    wrapped = healed.execute
+    assert arm(SimpleNamespace(task=healed)) is False and healed.execute is wrapped
+    assert wrapped(context={}) is None  # the wrapper runs the operator's own execute

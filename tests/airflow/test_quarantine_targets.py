@@ -122,3 +122,147 @@ def test_great_expectations_suite_quarantines(tmp_path, engine_at):
     suite = gx.ExpectationSuite(name="orders", expectations=[gx.expectations.ExpectColumnValuesToBeBetween(column="amount", min_value=0)])
     result, _ = run_sql_wap(url=url, table="orders", schema=None, data=[{"id": 1, "amount": -3}], checks=[], gx_expectations=suite, on_quarantine="succeed", context=None)
     assert result.action == "quarantine" and result.failed_checks == ["expect_column_values_to_be_between"]
+
+
+# -- the engine hears "published" only once the swap can commit ------------------------------
+
+
+def _published_versions(engine, dataset) -> list[str]:
+    try:
+        versions = engine.versions(dataset)
+    except sutura.NotFound:  # never reported to the engine
+        return []
+    return [v.status.value for v in versions if v.status.value == "published"]
+
+
+def test_a_failed_swap_leaves_the_version_unpublished_sqlite(tmp_path, engine_at):
+    """Production refuses the new rows (a trigger aborts the INSERT): the engine never hears of
+    a publish, production keeps its rows, the audit table stays for the next run."""
+    url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    db = open_engine(url)
+    target = SqlTarget(url, "orders")
+    try:
+        target.write_audit_frame(db, pd.DataFrame({"id": [1, 2], "v": ["a", "b"]}))
+        assert audit_and_publish(target, db, checks=CHECKS).action == "publish"
+        with db.begin() as conn:
+            conn.exec_driver_sql("CREATE TRIGGER orders_frozen BEFORE INSERT ON orders BEGIN SELECT RAISE(ABORT, 'orders is frozen'); END")
+        target.write_audit_frame(db, pd.DataFrame({"id": [7, 8], "v": ["x", "y"]}))
+        with pytest.raises(sa.exc.IntegrityError, match="orders is frozen"):
+            audit_and_publish(target, db, checks=CHECKS)
+        with db.connect() as conn:
+            assert sorted(conn.execute(sa.text("select id from orders")).scalars()) == [1, 2]
+        assert target.exists(db, target.audit_table)
+    finally:
+        db.dispose()
+    assert [d.action for d in engine_at.decisions()] == [Action.PUBLISH]
+    assert _published_versions(engine_at, target.dataset) == ["published"]
+    assert engine_at.last_published(target.dataset).version.row_count == 2
+
+
+def test_a_failed_swap_leaves_the_version_unpublished_duckdb(tmp_path, engine_at):
+    """The same on DuckDB: a CHECK constraint of the production table rejects the batch."""
+    url = f"duckdb:///{tmp_path / 'wh.duckdb'}"
+    db = open_engine(url)
+    target = SqlTarget(url, "orders")
+    try:
+        with db.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE orders (id INTEGER CHECK (id > 0), v VARCHAR)")
+            conn.exec_driver_sql("INSERT INTO orders VALUES (1, 'a')")
+        target.write_audit_sql(db, "SELECT CAST(i AS INTEGER) AS id, CAST('n' AS VARCHAR) AS v FROM range(0, 3) t(i)")
+        with pytest.raises(sa.exc.SQLAlchemyError, match="CHECK constraint"):
+            audit_and_publish(target, db, checks=CHECKS)
+        with db.connect() as conn:
+            assert conn.execute(sa.text("select id, v from orders")).all() == [(1, "a")]
+    finally:
+        db.dispose()
+    assert engine_at.decisions() == []
+    assert _published_versions(engine_at, target.dataset) == []
+
+
+def test_a_failed_commit_marks_the_publish_decision(tmp_path, engine_at):
+    """The swap is checked by the database only at COMMIT (a deferred foreign key): the engine
+    had said publish, so its Decision records that the write failed, and the task fails."""
+    url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    db = open_engine(url)
+    sa.event.listen(db, "connect", lambda dbapi_conn, _record: dbapi_conn.execute("PRAGMA foreign_keys = ON"))
+    target = SqlTarget(url, "orders")
+    try:
+        with db.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE customers (id INTEGER PRIMARY KEY)")
+            conn.exec_driver_sql("INSERT INTO customers VALUES (1)")
+            conn.exec_driver_sql(
+                "CREATE TABLE orders (id INTEGER, customer INTEGER REFERENCES customers (id) DEFERRABLE INITIALLY DEFERRED)"
+            )
+            conn.exec_driver_sql("INSERT INTO orders VALUES (1, 1)")
+            conn.exec_driver_sql("CREATE TABLE orders__sutura_audit (id INTEGER, customer INTEGER)")
+            conn.exec_driver_sql("INSERT INTO orders__sutura_audit VALUES (2, 99)")
+        with pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"):
+            audit_and_publish(target, db, checks=CHECKS)
+        with db.connect() as conn:
+            assert conn.execute(sa.text("select id, customer from orders")).all() == [(1, 1)]
+    finally:
+        db.dispose()
+    (decision,) = engine_at.decisions()
+    assert decision.action is Action.PUBLISH and decision.outcome == "failed_write"
+
+
+def test_a_warehouse_in_the_stores_own_sqlite_file_publishes_without_waiting(tmp_path, engine_at):
+    """The engine cannot record a Decision while a staged swap holds its file's write lock:
+    there it is asked first, and the run neither stalls nor falls back to a local decision."""
+    import time
+
+    url = f"sqlite:///{tmp_path / 'sutura.db'}"  # the file engine_at's store lives in
+    db = open_engine(url)
+    target = SqlTarget(url, "orders")
+    try:
+        target.write_audit_frame(db, pd.DataFrame({"id": [1, 2], "v": ["a", "b"]}))
+        started = time.monotonic()
+        result = audit_and_publish(target, db, checks=CHECKS)
+        assert time.monotonic() - started < 30
+    finally:
+        db.dispose()
+    assert result.action == "publish" and result.decided_by == "sutura"
+    assert [d.action for d in engine_at.decisions()] == [Action.PUBLISH]
+
+
+# -- OpenLineage facts of the write --------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", ["duckdb", "sqlite"])
+def test_operator_lineage_has_the_written_schema_and_the_inputs(tmp_path, engine_at, backend):
+    from openlineage.client.event_v2 import Dataset as OLDataset
+
+    from sutura.naming import dataset_for_url
+    from sutura_airflow import SuturaWriteAuditPublishOperator
+
+    suffix = "duckdb" if backend == "duckdb" else "sqlite"
+    url = f"{backend}:///{tmp_path / f'wh.{suffix}'}"
+    db = open_engine(url)
+    with db.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE raw_orders (id INTEGER, amount DOUBLE PRECISION, status VARCHAR(10))")
+        conn.exec_driver_sql("INSERT INTO raw_orders VALUES (1, 2.5, 'new'), (2, 4.0, 'paid')")
+        conn.exec_driver_sql("CREATE TABLE customers (id INTEGER)")
+    db.dispose()
+    declared = OLDataset(namespace="s3://landing", name="orders/2026-01-01.csv")
+    op = SuturaWriteAuditPublishOperator(
+        task_id="load_orders", table="orders", url=url, inlets=[declared],
+        sql="SELECT r.id, r.amount, r.status FROM raw_orders r LEFT JOIN customers c ON c.id = r.id",
+        checks=[{"not_null": "id"}],
+    )
+    assert op.execute({})["action"] == "publish"
+    lineage = op.get_openlineage_facets_on_complete(None)
+    (out,) = lineage.outputs
+    assert (out.namespace, out.name) == (dataset_for_url(url, "orders").namespace, dataset_for_url(url, "orders").name)
+    fields = [(f.name, f.type) for f in out.facets["schema"].fields]
+    expected = {
+        "duckdb": [("id", "INTEGER"), ("amount", "DOUBLE"), ("status", "VARCHAR")],
+        "sqlite": [("id", "INT"), ("amount", "REAL"), ("status", "TEXT")],
+    }[backend]
+    assert fields == expected
+    assert out.facets["suturaContent"].status == "publish"
+    inputs = [(d.namespace, d.name) for d in lineage.inputs]
+    assert inputs == [
+        ("s3://landing", "orders/2026-01-01.csv"),
+        (dataset_for_url(url, "customers").namespace, dataset_for_url(url, "customers").name),
+        (dataset_for_url(url, "raw_orders").namespace, dataset_for_url(url, "raw_orders").name),
+    ]

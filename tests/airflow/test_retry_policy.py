@@ -1,9 +1,11 @@
 """Self-healing retries in a real Airflow 3.3 run: heal what is transient, fail fast on bugs,
-and behave exactly like native retries when Sutura is down."""
+wait without spending a try on upstream causes, and behave exactly like native retries
+when Sutura is down."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime
 
 import pytest
 
@@ -67,3 +69,26 @@ def test_engine_down_means_native_retries_and_one_warning(degraded_scenario):
     assert states["transform"] == ("failed", 4)
     assert sc.output.count("Sutura unavailable") == 1, sc.output.count("Sutura unavailable")
     assert not (sc.root / "sutura.db").exists()
+
+
+def test_wait_reschedules_without_spending_a_try_until_the_release(wait_scenario):
+    """``retry_policy=SuturaRetryPolicy()`` alone: an input held in quarantine is an upstream
+    cause, so each failing run is rescheduled for the engine's delay with its try number kept;
+    the run after the release succeeds on try 1 with ``retries`` untouched."""
+    sc, obs = wait_scenario, wait_scenario.observed
+    assert obs["held"] == "quarantine" and obs["decision"] == Action.RELEASE.value
+    assert sc.results[0].returncode == 0, sc.output[-3000:]
+    tries = sc.tries("report_orders")
+    assert len(tries) >= 3 and set(tries) == {1}, tries
+    assert sc.task_states("sutura_waits_for_release")["report_orders"] == ("success", 1)
+    assert obs["max_tries"] == 1, "the retry budget is the task's own: retries=1"
+    engine = sc.engine()
+    assert not engine.decisions(action="retry")
+    waits = sorted(engine.decisions(action="wait"), key=lambda d: d.created_at)
+    assert all("upstream" in d.reason and any("is quarantined" in e for e in d.evidence) for d in waits)
+    # every failing run became one WAIT and one reschedule, dated by the engine's delay
+    assert len(waits) == len(obs["reschedules"]) == len(tries) - 1 >= obs["reschedules_seen"] >= 2
+    for n, (wait, (end, when)) in enumerate(zip(waits, obs["reschedules"]), start=1):
+        parked = (datetime.fromisoformat(when) - datetime.fromisoformat(end)).total_seconds()
+        assert wait.delay_seconds >= 6.0 and wait.delay_seconds - 1.0 < parked <= wait.delay_seconds, (parked, wait.delay_seconds)
+        assert f"rescheduling in {wait.delay_seconds:.0f}s without spending a try ({n}/30 waits)" in sc.output

@@ -59,3 +59,20 @@ def test_trigger_serializes_and_is_an_asset_watcher():
     again = DatasetChangedTrigger(**kwargs)
     assert again.datasets == trigger.datasets
     Asset("orders", watchers=[AssetWatcher(name="orders_changed", trigger=trigger)])
+
+
+def test_openlineage_links_the_table_to_its_columns_and_inputs(wap_scenario):
+    """The operator's OpenLineage output carries the schema read back from DuckDB, and its
+    inputs name the table the SELECT reads: the graph links ``orders`` to ``raw_orders``."""
+    from sutura.naming import duckdb_dataset
+
+    sc = wap_scenario
+    engine = sc.engine()
+    orders = engine.show(duckdb_dataset(str(sc.warehouse), "orders").id)
+    assert [(f["name"], f["type"]) for f in orders["fields"]] == [
+        ("id", "INTEGER"), ("customer", "VARCHAR"), ("status", "VARCHAR"), ("amount", "DOUBLE"),
+    ]
+    raw = duckdb_dataset(str(sc.warehouse), "raw_orders").id
+    upstream = engine.lineage(orders["id"], "upstream", 1)
+    assert raw in {node["id"] for node in upstream["graph"]}
+    assert "sutura_wap_orders.load_orders" in str(engine.show(raw)["consumers"])

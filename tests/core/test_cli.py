@@ -125,6 +125,39 @@ def test_in_process_transport_feeds_the_engine(sqlite_url: str, monkeypatch: pyt
     broken.emit(run_lifecycle(("etl", "lost"))[0])
 
 
+def test_transport_batch_stores_a_block_in_one_transaction(sqlite_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openlineage.client.transport import get_default_factory
+
+    import sutura.transport  # noqa: F401
+    from sutura import Engine, InvalidEvent
+    from tests.core.builders import run_lifecycle
+
+    transport = get_default_factory().create({"type": "sutura", "db_url": sqlite_url})
+    engine = transport._get_engine()
+    calls: list[int] = []
+    ingest = engine.ingest
+    monkeypatch.setattr(engine, "ingest", lambda events: calls.append(len(events)) or ingest(events))
+    with transport.batch():
+        for ev in run_lifecycle(("etl", "batched")):
+            transport.emit(ev)
+        assert calls == []  # nothing stored before the block ends
+    assert calls == [2]  # both events, one call (one transaction)
+    eng = Engine(db_url=sqlite_url)
+    assert {r.state.value for r in eng.runs("job:etl:batched")} == {"COMPLETE"}
+
+    good, bad = run_lifecycle(("etl", "one_bad"))[0], {"eventType": "START"}
+    with transport.batch():  # lenient: the bad event is dropped, the good one kept
+        transport.emit(bad)
+        transport.emit(good)
+    assert len(eng.runs("job:etl:one_bad")) == 1
+    strict = get_default_factory().create({"type": "sutura", "db_url": sqlite_url, "strict": True})
+    with pytest.raises(InvalidEvent), strict.batch():
+        strict.emit(run_lifecycle(("etl", "all_or_nothing"))[0])
+        strict.emit(bad)
+    with pytest.raises(Exception, match="no job"):
+        eng.runs("job:etl:all_or_nothing")
+
+
 def test_strict_transport_raises_so_callers_can_resend(tmp_path: Path) -> None:
     from openlineage.client.transport import get_default_factory
 

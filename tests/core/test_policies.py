@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
 
 from sutura import Action, CheckResult, Dataset, Engine, ErrorInfo, Failure, FailureKind, Job
 from sutura.errors import SuturaError
+from sutura.store import schema as t
 from tests.core.builders import dataset, run_event, run_lifecycle
 
 WH = "duckdb:///data/wh.duckdb"
@@ -81,6 +84,64 @@ def test_failure_caused_upstream_waits(engine: Engine) -> None:
     assert "etl.load_customers" in d.reason
 
 
+def _ago(events: list[dict], minutes: float) -> list[dict]:
+    """The events, a second apart, starting ``minutes`` before now."""
+    start = datetime.now(timezone.utc) - timedelta(minutes=minutes)
+    for i, e in enumerate(events):
+        e["eventTime"] = (start + timedelta(seconds=i)).isoformat()
+    return events
+
+
+def test_upstream_wait_follows_how_long_the_cause_has_lasted(engine: Engine) -> None:
+    raw = dataset(WH, "wh.main.raw")
+    engine.ingest(_ago(run_lifecycle(("airflow", "etl.load_raw"), outputs=[raw], state="FAIL", error="ConnectionTimeout"), 40))
+    engine.ingest(_ago(run_lifecycle(("dbt", "wh.main.stg"), inputs=[raw], outputs=[dataset(WH, "wh.main.stg")]), 30))
+    d = engine.on_failure(Failure(job=Job("dbt", "wh.main.stg"), error=ErrorInfo("KeyError", "x"), max_attempts=3))
+    assert d.action is Action.WAIT and d.delay_seconds == pytest.approx(240, abs=5)  # a tenth of its 40 minutes
+    engine.ingest(_ago(run_lifecycle(("airflow", "etl.load_raw"), outputs=[raw], state="FAIL", error="ConnectionTimeout"), 1))
+    fresh = engine.on_failure(Failure(job=Job("dbt", "wh.main.stg"), error=ErrorInfo("KeyError", "x"), max_attempts=3))
+    assert fresh.delay_seconds == engine.settings.get("retry.base_delay") * 6  # a new cause: the base wait
+
+
+def test_upstream_delay_is_a_tenth_of_the_oldest_cause_within_bounds(sqlite_engine: Engine) -> None:
+    from sutura.policies.retry import upstream_delay
+
+    settings = sqlite_engine.settings  # base wait 6 x 5 s, cap 300 s
+    assert upstream_delay({"dataset:a:x": 60.0}, {}, settings) == 30.0
+    assert upstream_delay({"dataset:a:x": 1200.0, "dataset:a:y": 10.0}, {}, settings) == pytest.approx(120.0)
+    assert upstream_delay({"dataset:a:x": 86400.0}, {}, settings) == 300.0
+    assert upstream_delay({"dataset:a:x": 1200.0}, {"postgres://crm:5432": 200.0}, settings) == 200.0  # an open circuit waited out
+    assert upstream_delay({}, {}, settings) == 30.0 and upstream_delay({"dataset:a:x": None}, {"postgres://crm:5432": 12.0}, settings) == 12.0
+
+
+def test_a_batch_settles_outcomes_as_its_events_would_one_by_one(sqlite_url: str) -> None:
+    eng = Engine(db_url=sqlite_url, **{"retry.breaker_threshold": 1})
+    d = eng.on_failure(fail("etl.load", run_id="11111111-1111-4111-8111-111111111111"))
+    assert d.action is Action.WAIT and "circuit open for postgres://crm:5432" in d.reason
+    io = {"inputs": [dataset(CRM.namespace, CRM.name)]}
+    again = run_event("FAIL", ("airflow", "etl.load"), "22222222-2222-4222-8222-222222222222", **io)
+    healed = run_event("COMPLETE", ("airflow", "etl.load"), "33333333-3333-4333-8333-333333333333", **io)
+    for i, e in enumerate((again, healed)):
+        e["eventTime"] = (datetime.now(timezone.utc) + timedelta(seconds=5 + i)).isoformat()
+    eng.ingest([again, healed])  # the FAIL settles the wait as failed, then the COMPLETE as succeeded
+    assert eng.decisions()[0].outcome == "succeeded"
+    circuit = eng.read(lambda conn: conn.exec_driver_sql("SELECT state, failures FROM circuit").one())
+    assert tuple(circuit) == ("closed", "[]")
+
+
+def test_post_ingest_hooks_take_one_transaction_each_and_none_without_finished_runs(sqlite_engine: Engine) -> None:
+    import sqlalchemy as sa
+
+    begins: list[int] = []
+    sa.event.listen(sqlite_engine.db, "begin", lambda conn: begins.append(1))
+    sqlite_engine.ingest([run_event("START", ("airflow", f"etl.t{i}")) for i in range(3)])
+    assert len(begins) == 1  # the write only
+    begins.clear()
+    sqlite_engine.ingest([run_event("FAIL", ("airflow", f"etl.t{i}"), error="KeyError: 'id'") for i in range(3)])
+    assert len(begins) == 3  # the write, the outcomes learned, the incidents opened
+    assert len(sqlite_engine.incidents(state="open")) == 3
+
+
 def test_quarantine_release_and_exactly_once_changes(engine: Engine) -> None:
     ds = Dataset(WH, "wh.main.orders")
     good = engine.on_checks(ds, [CheckResult(ds, "not_null_id", True, field="id")], fingerprint="v1", row_count=10)
@@ -105,6 +166,20 @@ def test_quarantine_release_and_exactly_once_changes(engine: Engine) -> None:
     assert quarantine.outcome == "released"
     with pytest.raises(SuturaError):
         engine.release(bad.subject, "again")
+
+
+def test_last_published_does_not_wait_for_a_writer(engine: Engine) -> None:
+    import threading
+
+    ds = Dataset(WH, "wh.main.read_while_writing")
+    engine.on_checks(ds, [CheckResult(ds, "ok", True)], fingerprint="v1", row_count=10)
+    answers: list = []
+    with engine.db.begin() as writer:  # another writer holds the store's write lock
+        writer.execute(t.sequence.update().values(value=t.sequence.c.value))
+        reader = threading.Thread(target=lambda: answers.append(engine.last_published(ds)), daemon=True)
+        reader.start()
+        reader.join(timeout=10)  # the store's busy timeout is 60 s
+        assert answers and answers[0].version.content_fingerprint == "c:v1"
 
 
 def test_identical_content_is_not_a_change_and_plans_exactly_the_consumers(engine: Engine) -> None:

@@ -122,6 +122,23 @@ def test_explain_walks_from_the_dagster_asset_to_the_airflow_task(engine: Engine
     assert engine.incidents(state="open") == []
 
 
+def test_one_batch_holding_the_whole_chain_opens_one_incident(engine: Engine) -> None:
+    engine.ingest(airflow_load(0, "COMPLETE") + dbt_model(0) + dbt_test(0, True) + dagster_asset(0, "COMPLETE"))
+    engine.ingest(
+        airflow_load(1, "FAIL", error="ConnectionTimeout: connection to crm.internal:5432 timed out after 30s")
+        + dbt_model(1) + dbt_test(1, False)
+        + dagster_asset(1, "FAIL", error="ValueError: 412 customers without an id")
+    )  # fmt: skip
+    [incident] = engine.incidents(state="open")
+    assert incident.root_cause == "job:airflow:daily_etl.load_customers"
+    assert {
+        "job:airflow:daily_etl.load_customers",
+        "job:dbt:warehouse.analytics.shop.stg_customers.build.test",
+        "job:dagster:customer_features",
+        f"dataset:{STG[0]}:{STG[1]}",
+    } <= set(incident.symptoms)
+
+
 def test_healthy_node_has_nothing_to_explain(engine: Engine) -> None:
     engine.ingest(airflow_load(0, "COMPLETE"))
     explanation = engine.explain("job:airflow:daily_etl.load_customers")

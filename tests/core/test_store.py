@@ -222,15 +222,18 @@ def test_a_store_from_an_older_version_is_migrated(tmp_path) -> None:
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
     old = sa.create_engine(url)
-    with old.begin() as conn:  # what version 1 left behind: its tables, without the v2 index
+    later = {"check_result": "ix_check_version", "dataset": "ix_dataset_name", "job": "ix_job_name", "dataset_version": "ix_version_fingerprint"}
+    with old.begin() as conn:  # what version 1 left behind: its tables, without the later indexes
         schema.metadata.create_all(conn)
-        conn.exec_driver_sql("DROP INDEX ix_check_version")
+        for index in later.values():
+            conn.exec_driver_sql(f"DROP INDEX {index}")
         conn.exec_driver_sql("CREATE TABLE sutura_schema (version INTEGER NOT NULL)")
         conn.exec_driver_sql("INSERT INTO sutura_schema VALUES (1)")
     Engine(db_url=url).close()
     with old.connect() as conn:
-        assert conn.exec_driver_sql("SELECT version FROM sutura_schema").scalar() == schema.SCHEMA_VERSION == 2
-        assert "ix_check_version" in {i["name"] for i in sa.inspect(conn).get_indexes("check_result")}
+        assert conn.exec_driver_sql("SELECT version FROM sutura_schema").scalar() == schema.SCHEMA_VERSION == 3
+        for table, index in later.items():
+            assert index in {i["name"] for i in sa.inspect(conn).get_indexes(table)}
     with old.begin() as conn:
         conn.exec_driver_sql("UPDATE sutura_schema SET version = 99")
     from sutura import StoreError

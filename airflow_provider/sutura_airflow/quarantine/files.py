@@ -21,7 +21,7 @@ import sqlalchemy as sa
 from sutura import Dataset
 from sutura.naming import file_dataset
 
-__all__ = ["FileTarget", "file_fingerprint", "run_file_checks"]
+__all__ = ["FileTarget", "file_fingerprint", "run_file_checks", "written_file_columns"]
 
 
 @dataclass(frozen=True)
@@ -110,5 +110,18 @@ def file_fingerprint(target: FileTarget) -> tuple[str, int]:
     db = checker()
     try:
         return content_fingerprint(db, target.relation())
+    finally:
+        db.dispose()
+
+
+def written_file_columns(target: FileTarget) -> tuple[tuple[str, str], ...]:
+    """(column, DuckDB type) of the audited file, for lineage; empty if it cannot be read."""
+    db = checker()
+    try:
+        with db.connect() as conn:
+            rows = conn.exec_driver_sql(f"DESCRIBE SELECT * FROM {target.relation()}").all()
+        return tuple((str(r[0]), str(r[1])) for r in rows)
+    except sa.exc.SQLAlchemyError:  # lineage degrades, never fails the task
+        return ()
     finally:
         db.dispose()

@@ -9,7 +9,7 @@ from sutura import CheckResult
 
 from sutura_airflow._identity import run_id_of
 from sutura_airflow.quarantine.checks import parse_checks
-from sutura_airflow.quarantine.wap import WapResult, audit_and_publish, publish_released, quarantine_message
+from sutura_airflow.quarantine.wap import WapResult, audit_and_publish, publish_failed, publish_released, quarantine_message
 
 __all__ = ["ON_QUARANTINE", "run_file_wap", "run_sql_wap"]
 
@@ -98,7 +98,7 @@ def run_file_wap(
     from sutura import Action, Decision
 
     from sutura_airflow._engine import call_engine
-    from sutura_airflow.quarantine.files import FileTarget, file_fingerprint, run_file_checks
+    from sutura_airflow.quarantine.files import FileTarget, file_fingerprint, run_file_checks, written_file_columns
 
     target = FileTarget(path)
     target.write_audit(data)
@@ -123,12 +123,17 @@ def run_file_wap(
         action = Action.QUARANTINE if failed else Action.PUBLISH
         decision = Decision(action, dataset.id, f"{len(failed)} of {len(results)} checks failed (decided locally: Sutura unreachable)")
     version = decision.subject if decision.subject.startswith("version:") else None
+    columns = written_file_columns(target)
     if decision.action is Action.PUBLISH:
-        target.publish()
-        result = WapResult(dataset.id, "publish", fingerprint, rows, decision.reason, version, None, failed, decided_by)
+        try:
+            target.publish()
+        except OSError as exc:
+            publish_failed(decision, exc)
+            raise
+        result = WapResult(dataset.id, "publish", fingerprint, rows, decision.reason, version, None, failed, decided_by, columns)
         return result, settle(result, decision.reason, on_quarantine)
     held = target.hold(fingerprint)
-    result = WapResult(dataset.id, "quarantine", fingerprint, rows, decision.reason, version, str(held), failed, decided_by)
+    result = WapResult(dataset.id, "quarantine", fingerprint, rows, decision.reason, version, str(held), failed, decided_by, columns)
     release = f"sutura release {version or dataset.id}"
     message = (
         f"Quarantined new data for {dataset.id}: {decision.reason}. {target.path} keeps its last good content; "

@@ -10,13 +10,16 @@ Publishing is one transaction: ``DELETE`` + ``INSERT ... SELECT`` when the colum
 their types match
 (the production table keeps its identity, grants and dependent views), else drop and
 rename. Readers see the old rows or the new rows, never a mix or an empty table.
+``publishing`` stages that transaction and commits it when its block exits, so a caller
+can ask for the publish decision between a swap that is ready and its commit.
 """
 
 from __future__ import annotations
 
 import hashlib
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 import sqlalchemy as sa
 
@@ -86,6 +89,22 @@ class SqlTarget:
             description = result.cursor.description or []
             return [(str(d[0]), str(d[1])) for d in description]
 
+    def column_types(self, engine: sa.Engine, name: str) -> list[tuple[str, str]]:
+        """(column, declared type) pairs as the database's catalog states them, in column order."""
+        with engine.connect() as conn:
+            if engine.dialect.name == "sqlite":
+                rows = conn.exec_driver_sql(f"PRAGMA table_info({self.relation(engine, name)})").all()
+                return [(str(r[1]), str(r[2] or "")) for r in rows]
+            rows = conn.execute(
+                sa.text(
+                    "SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_catalog = current_database() AND table_schema = coalesce(:schema, current_schema()) "
+                    "AND table_name = :name ORDER BY ordinal_position"
+                ),
+                {"schema": self.schema, "name": name},
+            ).all()
+            return [(str(r[0]), str(r[1])) for r in rows]
+
     # -- write ------------------------------------------------------------------------
     def write_audit_sql(self, engine: sa.Engine, select_sql: str) -> None:
         """Land the result of ``select_sql`` in a fresh audit table."""
@@ -107,19 +126,31 @@ class SqlTarget:
     # -- publish / hold ---------------------------------------------------------------
     def publish(self, engine: sa.Engine, source: str) -> None:
         """Replace production's rows by ``source``'s in one transaction, then drop ``source``."""
+        with self.publishing(engine, source):
+            pass
+
+    @contextmanager
+    def publishing(self, engine: sa.Engine, source: str) -> Iterator[None]:
+        """Stage the swap of ``source`` into production; it commits when the block exits.
+
+        If the block raises, the swap is rolled back: production and ``source`` are as before.
+        Readers keep seeing the old rows until the commit.
+        """
+        statements = self._swap(engine, source)
+        with engine.begin() as conn:
+            for statement in statements:
+                conn.execute(sa.text(statement))
+            yield
+
+    def _swap(self, engine: sa.Engine, source: str) -> list[str]:
+        """The statements that move ``source``'s rows into production and drop ``source``."""
         prod = self.relation(engine, self.table)
         src = self.relation(engine, source)
         quote = engine.dialect.identifier_preparer.quote
-        same_columns = self.exists(engine, self.table) and self.shape(engine, self.table) == self.shape(engine, source)
-        with engine.begin() as conn:
-            if same_columns:
-                cols = ", ".join(quote(c) for c in self.columns(engine, source))
-                conn.execute(sa.text(f"DELETE FROM {prod}"))
-                conn.execute(sa.text(f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {src}"))
-                conn.execute(sa.text(f"DROP TABLE {src}"))
-            else:
-                conn.execute(sa.text(f"DROP TABLE IF EXISTS {prod}"))
-                conn.execute(sa.text(f"ALTER TABLE {src} RENAME TO {quote(self.table)}"))
+        if self.exists(engine, self.table) and self.shape(engine, self.table) == self.shape(engine, source):
+            cols = ", ".join(quote(c) for c in self.columns(engine, source))
+            return [f"DELETE FROM {prod}", f"INSERT INTO {prod} ({cols}) SELECT {cols} FROM {src}", f"DROP TABLE {src}"]
+        return [f"DROP TABLE IF EXISTS {prod}", f"ALTER TABLE {src} RENAME TO {quote(self.table)}"]
 
     def hold(self, engine: sa.Engine, fingerprint: str) -> str:
         """Keep the audit table as the quarantine of this content; returns its name."""

@@ -1,7 +1,14 @@
 """The write-audit-publish flow for SQL tables, shared by the operator and the decorator.
 
 ``audit_and_publish`` runs after new data landed in the audit table: checks, a content
-fingerprint, the engine's publish-or-quarantine decision, then the matching action.
+fingerprint, then the swap into production is staged (in a transaction, not committed),
+then the engine is asked to publish or quarantine, then the swap is committed (publish)
+or rolled back and the audit table held (quarantine). So a swap that cannot be made fails
+before the engine hears of the version (it stays unpublished), and the engine's PUBLISH
+is followed only by the commit. If that commit fails, the PUBLISH decision's outcome is
+recorded as ``failed_write`` and the task fails. (The engine records PUBLISH and marks the
+version published in one step, so the commit itself still comes after it; a warehouse
+that is the embedded engine's own SQLite file is asked before staging, as it is locked.)
 With the engine unreachable the decision is made locally (publish only if every check
 passed), so data is never published unchecked and the task behaves as it would without
 Sutura; one warning says so.
@@ -11,6 +18,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import sqlalchemy as sa
@@ -21,7 +29,7 @@ from sutura_airflow._engine import call_engine
 from sutura_airflow.quarantine.checks import Check, run_sql_checks
 from sutura_airflow.quarantine.sql import SqlTarget, content_fingerprint, open_engine
 
-__all__ = ["WapResult", "audit_and_publish", "publish_released", "release_quarantine"]
+__all__ = ["WapResult", "audit_and_publish", "publish_failed", "publish_released", "release_quarantine", "written_columns"]
 
 log = logging.getLogger("sutura.airflow")
 
@@ -39,9 +47,12 @@ class WapResult:
     quarantine_table: str | None = None
     failed_checks: list[str] = field(default_factory=list)
     decided_by: str = "sutura"  # sutura | local (engine unreachable)
+    columns: tuple[tuple[str, str], ...] = ()  # the written table's (column, type), for lineage
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        out = dict(self.__dict__)
+        del out["columns"]
+        return out
 
 
 def audit_and_publish(
@@ -52,7 +63,7 @@ def audit_and_publish(
     extra_results: Callable[[SqlTarget, sa.Engine], list[CheckResult]] | None = None,
     run_id: str | None = None,
 ) -> WapResult:
-    """Check the audit table, ask the engine, then publish it or hold it as a quarantine."""
+    """Check the audit table, stage the swap, ask the engine, then commit it or hold the table."""
     dataset = target.dataset
     audit = target.relation(engine, target.audit_table)
     results = run_sql_checks(engine, audit, dataset, checks, engine.dialect.identifier_preparer.quote)
@@ -61,25 +72,83 @@ def audit_and_publish(
     fingerprint, rows = content_fingerprint(engine, audit)
     for r in results:
         log.info("check %s on %s: %s%s", r.assertion, dataset.id, "pass" if r.success else "FAIL", f" ({r.message})" if r.message else "")
+    failed = [r.assertion for r in results if not r.success]
+
+    def ask() -> tuple[Decision, str]:
+        return _decide(dataset, results, failed, run_id, fingerprint, rows)
+
+    decided = ask() if _is_the_store(target.url) else None  # a staged swap would lock the engine out
+    try:
+        if decided is not None and decided[0].action is not Action.PUBLISH:
+            raise _Hold()
+        with target.publishing(engine, target.audit_table):
+            decided = decided or ask()
+            if decided[0].action is not Action.PUBLISH:
+                raise _Hold()
+    except _Hold:
+        decision, decided_by = decided
+        held = target.hold(engine, fingerprint)
+        version = decision.subject if decision.subject.startswith("version:") else None
+        return WapResult(dataset.id, "quarantine", fingerprint, rows, decision.reason, version, held, failed, decided_by, written_columns(target, engine, held))
+    except Exception as exc:
+        if decided is not None:
+            publish_failed(decided[0], exc)
+        raise
+    decision, decided_by = decided
+    log.info("published %s (%d rows, content %s): %s", dataset.id, rows, fingerprint, decision.reason)
+    version = decision.subject if decided_by == "sutura" else None
+    return WapResult(dataset.id, "publish", fingerprint, rows, decision.reason, version, None, failed, decided_by, written_columns(target, engine, target.table))
+
+
+class _Hold(Exception):
+    """Rolls the staged swap back: the engine did not say publish."""
+
+
+def _is_the_store(url: str) -> bool:
+    """Whether the warehouse is the embedded engine's own SQLite file.
+
+    A staged swap holds that file's write lock, so the engine could not record its
+    Decision until the swap ends: there the engine is asked before the swap is staged.
+    """
+    mine = sa.make_url(url)
+    if mine.get_backend_name() != "sqlite" or mine.database in (None, "", ":memory:"):
+        return False
+    store = call_engine("locating the store", lambda e: getattr(getattr(e, "settings", None), "db_url", None))
+    if not store:
+        return False
+    theirs = sa.make_url(store)
+    return theirs.get_backend_name() == "sqlite" and bool(theirs.database) and Path(theirs.database).resolve() == Path(mine.database).resolve()
+
+
+def _decide(
+    dataset: Any, results: list[CheckResult], failed: list[str], run_id: str | None, fingerprint: str, rows: int
+) -> tuple[Decision, str]:
+    """The engine's publish-or-quarantine Decision, else the local one; and who decided."""
     decision = call_engine(
         "reporting check results",
         lambda e: e.on_checks(dataset, results, run_id=run_id, fingerprint=fingerprint, row_count=rows),
     )
-    failed = [r.assertion for r in results if not r.success]
-    if decision is None:
-        action = Action.QUARANTINE if failed else Action.PUBLISH
-        reason = f"{len(failed)} of {len(results)} checks failed ({', '.join(failed)})" if failed else f"all {len(results)} checks passed"
-        decision = Decision(action, dataset.id, reason + " (decided locally: Sutura unreachable)")
-        decided_by = "local"
-    else:
-        decided_by = "sutura"
-    if decision.action is Action.PUBLISH:
-        target.publish(engine, target.audit_table)
-        log.info("published %s (%d rows, content %s): %s", dataset.id, rows, fingerprint, decision.reason)
-        return WapResult(dataset.id, "publish", fingerprint, rows, decision.reason, decision.subject if decided_by == "sutura" else None, None, failed, decided_by)
-    held = target.hold(engine, fingerprint)
-    version = decision.subject if decision.subject.startswith("version:") else None
-    return WapResult(dataset.id, "quarantine", fingerprint, rows, decision.reason, version, held, failed, decided_by)
+    if decision is not None:
+        return decision, "sutura"
+    action = Action.QUARANTINE if failed else Action.PUBLISH
+    reason = f"{len(failed)} of {len(results)} checks failed ({', '.join(failed)})" if failed else f"all {len(results)} checks passed"
+    return Decision(action, dataset.id, reason + " (decided locally: Sutura unreachable)"), "local"
+
+
+def publish_failed(decision: Decision, exc: BaseException) -> None:
+    """The engine said publish but the swap did not commit: say so on the Decision."""
+    log.error("publishing %s failed after the engine decided to publish it (%s: %s)", decision.subject, type(exc).__name__, exc)
+    if decision.id:
+        call_engine("recording a failed publish", lambda e: e.record_outcome(decision.id, VersionStatus.FAILED_WRITE.value))
+
+
+def written_columns(target: SqlTarget, engine: sa.Engine, name: str) -> tuple[tuple[str, str], ...]:
+    """The columns of the table holding the written rows; empty if the catalog cannot say."""
+    try:
+        return tuple(target.column_types(engine, name))
+    except sa.exc.SQLAlchemyError as exc:  # lineage degrades, never fails the task
+        log.debug("could not read the columns of %s: %s", name, exc)
+        return ()
 
 
 def quarantine_message(result: WapResult, target: SqlTarget, task_id: str | None = None) -> str:

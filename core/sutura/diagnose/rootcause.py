@@ -18,14 +18,14 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sutura.api import Explanation
-from sutura.diagnose.upstream import dataset_problem, last_run
+from sutura.diagnose.upstream import Health
 from sutura.errors import NotFound
 from sutura.hookspecs import hookimpl
 from sutura.ontology import Incident, IncidentState, node_id
 from sutura.store import reader
 from sutura.store import schema as t
 
-__all__ = ["explain", "list_incidents", "open_incident", "resolve_incidents"]
+__all__ = ["chain_for", "dataset_chain", "explain", "list_incidents", "open_incident", "open_incidents", "resolve_incidents"]
 
 _MAX_HOPS = 50
 
@@ -36,44 +36,77 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
-def _job_link(conn: Connection, job_id: int) -> dict[str, Any]:
-    job = conn.execute(sa.select(t.job).where(t.job.c.id == job_id)).one()
-    run = last_run(conn, job_id)
-    kind = f"{(job.integration or '').lower()} {(job.type or 'job').lower()}".strip()
-    link: dict[str, Any] = {"id": node_id("job", job.namespace, job.name), "type": kind, "state": None, "at": None, "evidence": None}
-    if run is not None:
-        link.update(state=run.state, at=_iso(run.ended_at or run.started_at), run=node_id("run", run.run_id))
-        if run.error_message:
-            link["evidence"] = run.error_message.strip().splitlines()[0][:300]
-    waiting = conn.execute(
-        sa.select(t.decision.c.reason, t.decision.c.created_at)
-        .where(t.decision.c.job_id == job_id, t.decision.c.action == "wait")
-        .order_by(t.decision.c.created_at.desc())
-        .limit(1)
-    ).first()
-    if waiting is not None and link["state"] != "FAIL":
-        started = _aware(run.started_at) if run is not None else None
-        if started is None or _aware(waiting.created_at) >= started:  # told to wait since its last run began
-            link.update(state="WAITING", evidence=waiting.reason[:300])
+_last, _wait = t.run.alias("last"), t.decision.alias("waited")
+_LAST_RUN_ID = (
+    sa.select(_last.c.id)
+    .where(_last.c.job_id == t.job.c.id, _last.c.state.is_not(None))
+    .order_by(_last.c.started_at.desc().nulls_last(), _last.c.id.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+_LAST_WAIT_ID = (
+    sa.select(_wait.c.id)
+    .where(_wait.c.job_id == t.job.c.id, _wait.c.action == "wait")
+    .order_by(_wait.c.created_at.desc())
+    .limit(1)
+    .scalar_subquery()
+)
+# A job with its last run and the last WAIT decided for it, in one statement.
+_JOB_LINK = (
+    sa.select(
+        t.job.c.namespace, t.job.c.name, t.job.c.type, t.job.c.integration,
+        t.run.c.run_id, t.run.c.state, t.run.c.started_at, t.run.c.ended_at, t.run.c.error_message,
+        t.decision.c.reason.label("wait_reason"), t.decision.c.created_at.label("wait_at"),
+    )
+    .select_from(
+        t.job.outerjoin(t.run, t.run.c.id == _LAST_RUN_ID).outerjoin(t.decision, t.decision.c.id == _LAST_WAIT_ID)
+    )
+    .where(t.job.c.id == sa.bindparam("job_id"))
+)
+_INPUTS = (
+    sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name)
+    .join(t.job_io, t.job_io.c.dataset_id == t.dataset.c.id)
+    .where(t.job_io.c.job_id == sa.bindparam("job_id"), t.job_io.c.direction == "in")
+    .order_by(t.dataset.c.namespace, t.dataset.c.name)
+)
+_FAILED_CHILD = (
+    sa.select(t.run.c.job_id)
+    .where(t.run.c.parent_run_id == sa.bindparam("run_id"), t.run.c.state.in_(("FAIL", "ABORT")), t.run.c.job_id != sa.bindparam("job_id"))
+    .order_by(t.run.c.ended_at, t.run.c.id)
+    .limit(1)
+)
+
+
+def _job_row(health: Health, job_id: int) -> Any:
+    if job_id not in health.links:
+        health.links[job_id] = health.conn.execute(_JOB_LINK, {"job_id": job_id}).one()
+    return health.links[job_id]
+
+
+def _job_link(health: Health, job_id: int) -> dict[str, Any]:
+    row = _job_row(health, job_id)
+    kind = f"{(row.integration or '').lower()} {(row.type or 'job').lower()}".strip()
+    link: dict[str, Any] = {"id": node_id("job", row.namespace, row.name), "type": kind, "state": None, "at": None, "evidence": None}
+    if row.run_id is not None:
+        link.update(state=row.state, at=_iso(row.ended_at or row.started_at), run=node_id("run", row.run_id))
+        if row.error_message:
+            link["evidence"] = row.error_message.strip().splitlines()[0][:300]
+    if row.wait_reason is not None and link["state"] != "FAIL":
+        started = _aware(row.started_at) if row.run_id is not None else None
+        if started is None or _aware(row.wait_at) >= started:  # told to wait since its last run began
+            link.update(state="WAITING", evidence=row.wait_reason[:300])
     return link
 
 
-def _unhealthy_input(conn: Connection, job_id: int, seen: set[str]) -> tuple[dict[str, Any], int | None] | None:
-    inputs = conn.execute(
-        sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name)
-        .join(t.job_io, t.job_io.c.dataset_id == t.dataset.c.id)
-        .where(t.job_io.c.job_id == job_id, t.job_io.c.direction == "in")
-        .order_by(t.dataset.c.namespace, t.dataset.c.name)
-    ).all()
+def _unhealthy_input(health: Health, job_id: int, seen: set[str]) -> tuple[dict[str, Any], int | None] | None:
+    inputs = [(ds_id, node_id("dataset", ns, name)) for ds_id, ns, name in health.conn.execute(_INPUTS, {"job_id": job_id})]
+    inputs = [(ds_id, ds_node) for ds_id, ds_node in inputs if ds_node not in seen]
+    problems = health.problems(ds_id for ds_id, _ in inputs)
     found = []
-    for ds in inputs:
-        ds_node = node_id("dataset", ds.namespace, ds.name)
-        if ds_node in seen:
-            continue
-        problem = dataset_problem(conn, ds.id)
+    for ds_id, ds_node in inputs:
+        problem = problems[ds_id]
         if problem is not None:
-            state, evidence, producer = problem
-            found.append(({"id": ds_node, "type": "dataset", "state": state, "at": None, "evidence": evidence}, producer))
+            found.append(({"id": ds_node, "type": "dataset", "state": problem.state, "at": None, "evidence": problem.evidence}, problem.producer))
     if not found:
         return None
     # The earliest failure is the likeliest cause: prefer stale (a failed producer) over bad data.
@@ -81,51 +114,52 @@ def _unhealthy_input(conn: Connection, job_id: int, seen: set[str]) -> tuple[dic
     return found[0]
 
 
-def _failed_child(conn: Connection, job_id: int) -> int | None:
+def _failed_child(health: Health, job_id: int) -> int | None:
     """The job of a failed child run of this job's latest run (an Airflow task of a DAG run)."""
-    run = last_run(conn, job_id)
-    if run is None:
+    run_id = _job_row(health, job_id).run_id
+    if run_id is None:
         return None
-    return conn.execute(
-        sa.select(t.run.c.job_id)
-        .where(t.run.c.parent_run_id == run.run_id, t.run.c.state.in_(("FAIL", "ABORT")), t.run.c.job_id != job_id)
-        .order_by(t.run.c.ended_at, t.run.c.id)
-        .limit(1)
-    ).scalar()
+    return health.conn.execute(_FAILED_CHILD, {"run_id": run_id, "job_id": job_id}).scalar()
 
 
-def chain_for(conn: Connection, ref: str) -> list[dict[str, Any]]:
+def chain_for(conn: Connection, ref: str, health: Health | None = None) -> list[dict[str, Any]]:
     """The causal chain from ``ref`` (symptom first) to the root cause (last)."""
+    health = health or Health(conn)
     node = reader.resolve(conn, ref)
-    chain: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    job_id: int | None
     if node.kind == "run":
         job_id = conn.execute(sa.select(t.run.c.job_id).where(t.run.c.run_id == node.id)).scalar_one()
-    elif node.kind == "job":
-        job_id = node.id
-    elif node.kind == "dataset":
-        problem = dataset_problem(conn, node.id)
-        if problem is None:
-            return []
-        state, evidence, job_id = problem
-        chain.append({"id": node.node_id, "type": "dataset", "state": state, "at": None, "evidence": evidence})
-        seen.add(node.node_id)
-    else:
-        raise NotFound(f"explain starts at a run, job or dataset, not a {node.kind}")
+        return _walk(health, job_id, [], set())
+    if node.kind == "job":
+        return _walk(health, node.id, [], set())
+    if node.kind == "dataset":
+        return dataset_chain(health, node.id, node.node_id)
+    raise NotFound(f"explain starts at a run, job or dataset, not a {node.kind}")
+
+
+def dataset_chain(health: Health, ds_id: int, ref: str) -> list[dict[str, Any]]:
+    """The causal chain from an unhealthy dataset (``ref`` names it), or [] when it is healthy."""
+    problem = health.problem(ds_id)
+    if problem is None:
+        return []
+    link = {"id": ref, "type": "dataset", "state": problem.state, "at": None, "evidence": problem.evidence}
+    return _walk(health, problem.producer, [link], {ref})
+
+
+def _walk(health: Health, job_id: int | None, chain: list[dict[str, Any]], seen: set[str]) -> list[dict[str, Any]]:
+    """Follow failed children and unhealthy inputs from ``job_id`` to the root cause."""
     for _ in range(_MAX_HOPS):
         if job_id is None:
             break
-        link = _job_link(conn, job_id)
+        link = _job_link(health, job_id)
         if link["id"] in seen:
             break
         seen.add(link["id"])
         chain.append(link)
-        child = _failed_child(conn, job_id) if link["state"] in ("FAIL", "ABORT") else None
+        child = _failed_child(health, job_id) if link["state"] in ("FAIL", "ABORT") else None
         if child is not None:  # a DAG run fails because a task of it failed
             job_id = child
             continue
-        step = _unhealthy_input(conn, job_id, seen)
+        step = _unhealthy_input(health, job_id, seen)
         if step is None:
             break
         ds_link, job_id = step
@@ -140,20 +174,26 @@ def chain_for(conn: Connection, ref: str) -> list[dict[str, Any]]:
 
 
 def explain(engine: Any, ref: str) -> Explanation:
+    return engine.transaction(lambda conn: _explain(conn, ref, Health(conn)))
+
+
+def _explain(conn: Connection, ref: str, health: Health) -> Explanation:
+    """The causal chain of ``ref``; a chain with a cause opens (or joins) the incident of its root."""
     from sutura.engine import now_utc
 
-    def run(conn: Connection) -> Explanation:
-        chain = chain_for(conn, ref)
-        if not chain:
-            return Explanation(ref, None, [], None)
-        root = chain[-1]
-        incident = None
-        if len(chain) > 1 or root["state"] in ("FAIL", "ABORT", "QUARANTINED", "FAILED_CHECKS", "STALE", "WAITING"):
-            incident_id = open_incident(conn, root=root["id"], symptoms=[link["id"] for link in chain], summary=_summary(chain), now=now_utc())
-            incident = _incident(conn, incident_id).to_dict()
-        return Explanation(ref, root, chain, incident)
+    chain = chain_for(conn, ref, health)
+    if not chain:
+        return Explanation(ref, None, [], None)
+    incident = None
+    if _has_cause(chain):
+        incident_id = open_incident(conn, root=chain[-1]["id"], symptoms=[link["id"] for link in chain], summary=_summary(chain), now=now_utc())
+        incident = _incident(conn, incident_id).to_dict()
+    return Explanation(ref, chain[-1], chain, incident)
 
-    return engine.transaction(run)
+
+def _has_cause(chain: list[dict[str, Any]]) -> bool:
+    """Does the chain show something wrong (then it belongs to an incident)?"""
+    return len(chain) > 1 or chain[-1]["state"] in ("FAIL", "ABORT", "QUARANTINED", "FAILED_CHECKS", "STALE", "WAITING")
 
 
 def _summary(chain: list[dict[str, Any]]) -> str:
@@ -164,17 +204,52 @@ def _summary(chain: list[dict[str, Any]]) -> str:
 
 def open_incident(conn: Connection, *, root: str, symptoms: list[str], summary: str, now: datetime) -> str:
     """The open incident of this root cause (created if none) with ``symptoms`` added."""
-    found = conn.execute(
-        sa.select(t.incident.c.id).where(t.incident.c.root_cause == root, t.incident.c.state != IncidentState.RESOLVED.value)
-    ).scalar()
-    if found is None:
-        found = str(uuid.uuid4())
-        conn.execute(t.incident.insert().values(id=found, state=IncidentState.OPEN.value, root_cause=root, summary=summary, opened_at=now))
-    existing = {r.node for r in conn.execute(sa.select(t.incident_symptom.c.node).where(t.incident_symptom.c.incident_id == found))}
-    new = [s for s in dict.fromkeys(symptoms) if s not in existing]
-    if new:
-        conn.execute(t.incident_symptom.insert(), [{"incident_id": found, "node": s, "added_at": now} for s in new])
-    return found
+    return open_incidents(conn, [(root, symptoms, summary, now)])[0]
+
+
+_OPEN_OF_ROOTS = (
+    sa.select(t.incident.c.id, t.incident.c.root_cause)
+    .where(t.incident.c.root_cause.in_(sa.bindparam("roots", expanding=True)), t.incident.c.state != IncidentState.RESOLVED.value)
+    .order_by(t.incident.c.opened_at, t.incident.c.id)
+)
+_SYMPTOMS_OF = sa.select(t.incident_symptom.c.incident_id, t.incident_symptom.c.node).where(
+    t.incident_symptom.c.incident_id.in_(sa.bindparam("ids", expanding=True))
+)
+
+
+def open_incidents(conn: Connection, found: list[tuple[str, list[str], str, datetime]]) -> list[str]:
+    """``open_incident`` for each (root, symptoms, summary, now) in order, in four statements.
+
+    A root seen twice creates its incident once (with the first summary); later items
+    add only the symptoms it does not hold yet, as one call after the other would.
+    """
+    if not found:
+        return []
+    roots = sorted({root for root, _, _, _ in found})
+    incident_of: dict[str, str] = {}
+    for r in conn.execute(_OPEN_OF_ROOTS, {"roots": roots}):
+        incident_of.setdefault(r.root_cause, r.id)
+    held: dict[str, set[str]] = {i: set() for i in incident_of.values()}
+    if held:
+        for r in conn.execute(_SYMPTOMS_OF, {"ids": sorted(held)}):
+            held[r.incident_id].add(r.node)
+    incidents, symptoms, ids = [], [], []
+    for root, nodes, summary, now in found:
+        if root not in incident_of:
+            incident_of[root] = str(uuid.uuid4())
+            held[incident_of[root]] = set()
+            incidents.append({"id": incident_of[root], "state": IncidentState.OPEN.value, "root_cause": root, "summary": summary, "opened_at": now})
+        incident_id = incident_of[root]
+        for node in dict.fromkeys(nodes):
+            if node not in held[incident_id]:
+                held[incident_id].add(node)
+                symptoms.append({"incident_id": incident_id, "node": node, "added_at": now})
+        ids.append(incident_id)
+    if incidents:
+        conn.execute(t.incident.insert(), incidents)
+    if symptoms:
+        conn.execute(t.incident_symptom.insert(), symptoms)
+    return ids
 
 
 def resolve_incidents(conn: Connection, *, now: datetime, roots: list[str] | None = None, symptom: str | None = None) -> None:
@@ -224,11 +299,8 @@ def _any_open_incident(conn: Connection) -> bool:
     return conn.execute(q).first() is not None
 
 
-@hookimpl(trylast=True)
-def sutura_events_applied(engine: Any, events: Any) -> None:
-    """Failed runs and failed checks open (or join) incidents; a root job's success resolves them."""
-    from sutura.engine import now_utc
-
+def _symptoms(events: Any) -> tuple[set[str], set[str]]:
+    """(failed symptoms: jobs with a FAIL/ABORT and datasets with a failed assertion, completed jobs)."""
     failed_jobs, failed_datasets, completed = set(), set(), set()
     for e in events:
         job = e.get("job") or {}
@@ -239,14 +311,45 @@ def sutura_events_applied(engine: Any, events: Any) -> None:
             elif e.get("eventType") == "COMPLETE":
                 completed.add(jid)
         for ds in (e.get("inputs") or []) + (e.get("outputs") or []):
-            facets = {**(ds.get("facets") or {}), **(ds.get("inputFacets") or {})}
-            assertions = (facets.get("dataQualityAssertions") or {}).get("assertions") or []
-            if any(a.get("success") is False for a in assertions if isinstance(a, dict)):
+            if _failed_assertion(ds):
                 failed_datasets.add(node_id("dataset", ds["namespace"], ds["name"]))
-    if completed - failed_jobs and engine.read(_any_open_incident):
-        engine.transaction(lambda conn: resolve_incidents(conn, roots=sorted(completed - failed_jobs), now=now_utc()))
-    for ref in sorted(failed_jobs | failed_datasets):
+    return failed_jobs | failed_datasets, completed - failed_jobs
+
+
+def _failed_assertion(ds: dict[str, Any]) -> bool:
+    """Does a dataset of an event carry a failed dataQualityAssertions assertion?"""
+    key = "dataQualityAssertions"
+    input_facets = ds.get("inputFacets") or {}
+    facet = input_facets[key] if key in input_facets else (ds.get("facets") or {}).get(key)  # input facets win
+    assertions = (facet or {}).get("assertions") or []
+    return any(a.get("success") is False for a in assertions if isinstance(a, dict))
+
+
+def _settle_batch(conn: Connection, failed: set[str], completed: set[str]) -> None:
+    """Resolve the incidents of roots that completed, then explain each failed symptom."""
+    from sutura.engine import now_utc
+
+    if completed and _any_open_incident(conn):
+        resolve_incidents(conn, roots=sorted(completed), now=now_utc())
+    health = Health(conn)  # read once for every chain: the graph does not change here
+    found = []
+    for ref in sorted(failed):
         try:
-            engine.explain(ref)
+            chain = chain_for(conn, ref, health)
         except NotFound:
             continue
+        if chain and _has_cause(chain):
+            found.append((chain[-1]["id"], [link["id"] for link in chain], _summary(chain), now_utc()))
+    open_incidents(conn, found)
+
+
+@hookimpl(trylast=True)
+def sutura_events_applied(engine: Any, events: Any) -> None:
+    """Failed runs and failed checks open (or join) incidents; a root job's success resolves them.
+
+    One transaction per ingested batch, none when the batch has no finished or failed run
+    and no failed check.
+    """
+    failed, completed = _symptoms(events)
+    if failed or completed:
+        engine.transaction(lambda conn: _settle_batch(conn, failed, completed))

@@ -1,16 +1,20 @@
 """Learned baselines: what a dataset's versions usually look like, and what is anomalous.
 
-Computed with pandas from the published history of a dataset (row counts, the gaps
-between publications, per-column null rates and means from ``dataQualityMetrics``), a
-robust z-score per metric, and nothing flagged before ``baseline.min_history`` versions.
+Computed from the published history of a dataset (row counts, the gaps between
+publications, per-column null rates and means from ``dataQualityMetrics``), a robust
+z-score per metric, and nothing flagged before ``baseline.min_history`` versions.
 Schema changes are classified as additive (new columns) or breaking (dropped or retyped
-columns), which the change planner uses to hold the affected models.
+columns), which the change planner uses to hold the affected models. Plain Python
+arithmetic: it runs inside every ``on_checks`` transaction, over a few numbers per version.
 """
 
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from statistics import median, pstdev
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
@@ -18,26 +22,34 @@ from sqlalchemy.engine import Connection
 from sutura.ontology import VersionStatus
 from sutura.store import schema as t
 
-if TYPE_CHECKING:
-    import pandas as pd
-
 __all__ = ["anomalies", "classify_schema_change", "zscore"]
 
 _LIVE = (VersionStatus.PUBLISHED.value, VersionStatus.RELEASED.value)
+_V = t.dataset_version
+_HISTORY = (
+    sa.select(_V.c.row_count, _V.c.status_at, _V.c.schema, _V.c.metrics)
+    .where(_V.c.dataset_id == sa.bindparam("dataset_id"), _V.c.status.in_(_LIVE), _V.c.id != sa.bindparam("version_id"))
+    .order_by(_V.c.seq)
+)  # built once: it runs for every audited version
 
 
-def zscore(history: pd.Series, value: float) -> float:
-    """Robust z-score of ``value`` against ``history`` (median / 1.4826·MAD, std as fallback)."""
-    import pandas as pd
-    history = history.dropna().astype(float)
-    if history.empty:
+def zscore(history: Iterable[float | None], value: float) -> float:
+    """Robust z-score of ``value`` against ``history`` (median / 1.4826·MAD, std as fallback).
+
+    Missing values (None, NaN) in ``history`` are ignored.
+
+    >>> round(zscore([10, 11, 9, 10, 12], 30), 2)
+    13.49
+    """
+    values = [float(x) for x in history if x is not None and x == x]
+    if not values:
         return 0.0
-    median = history.median()
-    mad = (history - median).abs().median() * 1.4826
-    spread = mad if mad > 0 else history.std(ddof=0)
-    if not spread or pd.isna(spread):
-        return 0.0 if value == median else float("inf")
-    return float((value - median) / spread)
+    middle = median(values)
+    mad = median(abs(x - middle) for x in values) * 1.4826
+    spread = mad if mad > 0 else pstdev(values)
+    if not spread:
+        return 0.0 if value == middle else float("inf")
+    return float((value - middle) / spread)
 
 
 def classify_schema_change(old: list[list[Any]] | None, new: list[list[Any]] | None) -> tuple[str | None, list[str]]:
@@ -64,12 +76,7 @@ def classify_schema_change(old: list[list[Any]] | None, new: list[list[Any]] | N
 
 def anomalies(conn: Connection, dataset_id: int, version: Any, settings: Any) -> list[str]:
     """Human-readable anomalies of ``version`` against the dataset's published history."""
-    v = t.dataset_version
-    rows = conn.execute(
-        sa.select(v.c.row_count, v.c.status_at, v.c.schema, v.c.metrics)
-        .where(v.c.dataset_id == dataset_id, v.c.status.in_(_LIVE), v.c.id != version.id)
-        .order_by(v.c.seq)
-    ).all()
+    rows = conn.execute(_HISTORY, {"dataset_id": dataset_id, "version_id": version.id}).all()
     found: list[str] = []
     if rows:
         kind, details = classify_schema_change(
@@ -79,20 +86,19 @@ def anomalies(conn: Connection, dataset_id: int, version: Any, settings: Any) ->
             found.append(f"{kind} schema change: {', '.join(details)}")
     if len(rows) < settings.get("baseline.min_history"):
         return found
-    import pandas as pd  # only once there is enough history to learn from
-
     limit = settings.get("baseline.z_threshold")
-    history = pd.DataFrame([{"rows": r.row_count, "at": pd.Timestamp(r.status_at)} for r in rows])
-    if version.row_count is not None and history["rows"].notna().any():
-        z = zscore(history["rows"], version.row_count)
+    counts = [r.row_count for r in rows if r.row_count is not None]
+    if version.row_count is not None and counts:
+        z = zscore(counts, version.row_count)
         if abs(z) > limit:
-            found.append(f"volume: {version.row_count} rows vs a usual {history['rows'].median():.0f} (z={z:+.1f})")
-    gaps = history["at"].diff().dt.total_seconds().dropna()
+            found.append(f"volume: {version.row_count} rows vs a usual {median(counts):.0f} (z={z:+.1f})")
+    published = [_utc(r.status_at) for r in rows]
+    gaps = [(later - earlier).total_seconds() for earlier, later in zip(published, published[1:])]
     if len(gaps) >= 2:
-        latest_gap = (pd.Timestamp(version.created_at) - history["at"].iloc[-1]).total_seconds()
+        latest_gap = (_utc(version.created_at) - published[-1]).total_seconds()
         z = zscore(gaps, latest_gap)
         if z > limit:
-            found.append(f"freshness: {latest_gap / 3600:.1f}h since the last version vs a usual {gaps.median() / 3600:.1f}h (z={z:+.1f})")
+            found.append(f"freshness: {latest_gap / 3600:.1f}h since the last version vs a usual {median(gaps) / 3600:.1f}h (z={z:+.1f})")
     found.extend(_column_anomalies(rows, version, limit))
     return found
 
@@ -101,30 +107,27 @@ def _column_anomalies(rows: list[Any], version: Any, limit: float) -> list[str]:
     if not version.metrics:
         return []
     current = json.loads(version.metrics)
-    frames = []
+    history: dict[str, list[tuple[float, float | None]]] = {}  # column -> (null rate, mean) per version
     for r in rows:
         if r.metrics and r.row_count:
             for column, m in json.loads(r.metrics).items():
-                frames.append({"column": column, "null_rate": (m.get("nullCount") or 0) / r.row_count, "mean": _mean(m)})
-    if not frames:
-        return []
-    import pandas as pd
-
-    history = pd.DataFrame(frames)
+                history.setdefault(column, []).append(((m.get("nullCount") or 0) / r.row_count, _mean(m)))
     found = []
     for column, m in current.items():
-        past = history[history["column"] == column]
-        if past.empty or not version.row_count:
+        past = history.get(column)
+        if not past or not version.row_count:
             continue
+        null_rates = [rate for rate, _ in past]
         null_rate = (m.get("nullCount") or 0) / version.row_count
-        z = zscore(past["null_rate"], null_rate)
+        z = zscore(null_rates, null_rate)
         if abs(z) > limit:
-            found.append(f"null rate of {column}: {null_rate:.1%} vs a usual {past['null_rate'].median():.1%} (z={z:+.1f})")
+            found.append(f"null rate of {column}: {null_rate:.1%} vs a usual {median(null_rates):.1%} (z={z:+.1f})")
         mean = _mean(m)
-        if mean is not None and past["mean"].notna().any():
-            z = zscore(past["mean"], mean)
+        means = [x for _, x in past if x is not None]
+        if mean is not None and means:
+            z = zscore(means, mean)
             if abs(z) > limit:
-                found.append(f"distribution of {column}: mean {mean:.4g} vs a usual {past['mean'].median():.4g} (z={z:+.1f})")
+                found.append(f"distribution of {column}: mean {mean:.4g} vs a usual {median(means):.4g} (z={z:+.1f})")
     return found
 
 
@@ -133,3 +136,8 @@ def _mean(metrics: dict[str, Any]) -> float | None:
     if total is None or not count:
         return None
     return float(total) / float(count)
+
+
+def _utc(value: datetime) -> datetime:
+    """Stored times as aware UTC (SQLite returns them naive)."""
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timezone
+from types import SimpleNamespace
 from typing import Any, Sequence
 
 import sqlalchemy as sa
@@ -19,17 +20,58 @@ from sqlalchemy.engine import Connection
 from sutura.api import Staleness
 from sutura.errors import NotFound, SuturaError
 from sutura.hookspecs import hookimpl
-from sutura.ontology import Action, CheckResult, Dataset, Decision, VersionStatus, version_id
+from sutura.ontology import Action, CheckResult, Dataset, DatasetVersion, Decision, VersionStatus, version_id
 from sutura.plugins import notify
 from sutura.store import reader
 from sutura.store import schema as t
 from sutura.store.db import dumps, insert
 from sutura.store.writer import next_seq
 
-__all__ = ["decide_checks", "last_published", "settle"]
+__all__ = ["dataset_of", "decide_checks", "last_published", "settle"]
 
 POLICY = "sutura.quarantine"
 _LIVE = (VersionStatus.PUBLISHED.value, VersionStatus.RELEASED.value)
+_HELD = (VersionStatus.QUARANTINED.value, VersionStatus.FAILED_WRITE.value, VersionStatus.PENDING_AUDIT.value)
+
+# Statements of every on_checks / last_published call, built once (building a statement
+# costs several times what SQLite takes to run it); values are bound per call.
+_V = t.dataset_version
+_D = t.dataset
+_DATASET = sa.select(_D.c.id, _D.c.namespace, _D.c.name, _D.c.canonical_id, _D.c.is_primary).where(
+    _D.c.namespace == sa.bindparam("b_namespace"), _D.c.name == sa.bindparam("b_name")
+)
+_DATASET_BY_ID = sa.select(_D.c.namespace, _D.c.name).where(_D.c.id == sa.bindparam("b_id"))
+_BY_CONTENT = (
+    sa.select(_V)
+    .where(_V.c.dataset_id == sa.bindparam("b_dataset"), _V.c.content_fingerprint == sa.bindparam("b_content"))
+    .order_by(_V.c.id.desc())
+    .limit(1)
+)
+_BY_RUN = sa.select(_V).where(_V.c.dataset_id == sa.bindparam("b_dataset"), _V.c.run_id == sa.bindparam("b_run")).limit(1)
+_LATEST_PENDING = (
+    sa.select(_V)
+    .where(_V.c.dataset_id == sa.bindparam("b_dataset"), _V.c.status == VersionStatus.PENDING_AUDIT.value)
+    .order_by(_V.c.id.desc())
+    .limit(1)
+)
+_INSERT_VERSION = _V.insert()
+_UPDATE_VERSION = _V.update().where(_V.c.id == sa.bindparam("b_id"))  # SET what the call's values name
+_JOB_OF_RUN = sa.select(t.run.c.job_id).where(t.run.c.run_id == sa.bindparam("b_run"))
+_LIVE_VERSION = (
+    sa.select(_V).where(_V.c.dataset_id == sa.bindparam("b_dataset"), _V.c.status.in_(_LIVE)).order_by(_V.c.seq.desc()).limit(1)
+)
+_HELD_VERSIONS = sa.select(_V).where(_V.c.dataset_id == sa.bindparam("b_dataset"), _V.c.status.in_(_HELD)).order_by(_V.c.created_at)
+_HELD_SINCE = (
+    sa.select(_V)
+    .where(
+        _V.c.dataset_id == sa.bindparam("b_dataset"),
+        _V.c.status.in_(_HELD),
+        _V.c.created_at >= sa.bindparam("b_since", type_=_V.c.created_at.type),
+        _V.c.id != sa.bindparam("b_live"),
+    )
+    .order_by(_V.c.created_at)
+)
+_INSERT_CHECKS: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING
 
 
 def decide_checks(
@@ -53,8 +95,7 @@ def decide_checks(
 
     def decide(conn: Connection) -> Decision:
         now = now_utc()
-        ds_id = engine.writer.dataset_id(conn, namespace, name, now, primary=True)
-        ds = reader.to_dataset(reader.dataset_row(conn, ds_id))
+        ds_id, ds = _audited_dataset(conn, engine, namespace, name, now)
         version = _audited_version(conn, ds_id, run_id, fingerprint, row_count, now)
         _store_results(conn, ds_id, version.id, run_id, results, now)
         context = {
@@ -69,9 +110,7 @@ def decide_checks(
             _set_status(conn, version.id, VersionStatus.QUARANTINED, now, publish=False)
         else:
             raise SuturaError(f"sutura_decide_publish must return publish or quarantine, got {decision.action.value}")
-        job_id = None
-        if run_id:
-            job_id = conn.execute(sa.select(t.run.c.job_id).where(t.run.c.run_id == run_id)).scalar()
+        job_id = conn.execute(_JOB_OF_RUN, {"b_run": run_id}).scalar() if run_id else None
         decision = record(conn, decision, now, job_id=job_id, run_id=run_id)
         if decision.action is Action.QUARANTINE:
             from sutura.diagnose.rootcause import open_incident
@@ -88,47 +127,57 @@ def decide_checks(
     return decision
 
 
+def _audited_dataset(conn: Connection, engine: Any, namespace: str, name: str, now: datetime) -> tuple[int, Dataset]:
+    """The dataset under audit (created, or marked as named directly, when needed)."""
+    row = conn.execute(_DATASET, {"b_namespace": namespace, "b_name": name}).first()
+    if row is not None and row.is_primary and row.canonical_id is None:
+        return row.id, Dataset(row.namespace, row.name)
+    ds_id = engine.writer.dataset_id(conn, namespace, name, now, primary=True)
+    return ds_id, _dataset_named(conn, ds_id)
+
+
+def _dataset_named(conn: Connection, ds_id: int) -> Dataset:
+    row = conn.execute(_DATASET_BY_ID, {"b_id": ds_id}).one()
+    return Dataset(row.namespace, row.name)
+
+
 def _audited_version(
     conn: Connection, ds_id: int, run_id: str | None, fingerprint: str | None, row_count: int | None, now: datetime
 ) -> Any:
     """The version under audit: by content fingerprint, else by run, else the latest pending one."""
-    v = t.dataset_version
     row = None
+    content = f"c:{fingerprint}" if fingerprint else None
     if fingerprint:
-        row = conn.execute(sa.select(v).where(v.c.dataset_id == ds_id, v.c.content_fingerprint == f"c:{fingerprint}").order_by(v.c.id.desc())).first()
+        row = conn.execute(_BY_CONTENT, {"b_dataset": ds_id, "b_content": content}).first()
         if row is not None and row.status not in (VersionStatus.PENDING_AUDIT.value,) and run_id and row.run_id != run_id:
             row = None  # the same content written again by a new run: a new version to audit
     if row is None and run_id:
-        row = conn.execute(sa.select(v).where(v.c.dataset_id == ds_id, v.c.run_id == run_id)).first()
+        row = conn.execute(_BY_RUN, {"b_dataset": ds_id, "b_run": run_id}).first()
     if row is None and not fingerprint and not run_id:
-        row = conn.execute(
-            sa.select(v).where(v.c.dataset_id == ds_id, v.c.status == VersionStatus.PENDING_AUDIT.value).order_by(v.c.id.desc())
-        ).first()
+        row = conn.execute(_LATEST_PENDING, {"b_dataset": ds_id}).first()
     if row is not None:
         values: dict[str, Any] = {}
-        if fingerprint and row.content_fingerprint != f"c:{fingerprint}":
-            values["content_fingerprint"] = f"c:{fingerprint}"
+        if content and row.content_fingerprint != content:
+            values["content_fingerprint"] = content
         if row_count is not None:
             values["row_count"] = row_count
         if values:
-            conn.execute(v.update().where(v.c.id == row.id).values(**values))
-            row = conn.execute(sa.select(v).where(v.c.id == row.id)).one()
+            conn.execute(_UPDATE_VERSION, {"b_id": row.id, **values})
+            return SimpleNamespace(**{**row._asdict(), **values})
         return row
     identity = hashlib.sha256(f"{fingerprint}|{run_id}|{now.isoformat()}".encode()).hexdigest()[:20]
-    content = f"c:{fingerprint}" if fingerprint else identity
-    conn.execute(
-        insert(conn, v).values(
-            dataset_id=ds_id,
-            fingerprint=identity,
-            content_fingerprint=content,
-            run_id=run_id,
-            status=VersionStatus.PENDING_AUDIT.value,
-            created_at=now,
-            status_at=now,
-            row_count=row_count,
-        )
-    )
-    return conn.execute(sa.select(v).where(v.c.dataset_id == ds_id, v.c.fingerprint == identity)).one()
+    values = {
+        "dataset_id": ds_id,
+        "fingerprint": identity,
+        "content_fingerprint": content or identity,
+        "run_id": run_id,
+        "status": VersionStatus.PENDING_AUDIT.value,
+        "created_at": now,
+        "status_at": now,
+        "row_count": row_count,
+    }
+    new_id = conn.execute(_INSERT_VERSION, values).inserted_primary_key[0]
+    return SimpleNamespace(**{**dict.fromkeys(_V.c.keys()), **values, "id": new_id})
 
 
 def _store_results(conn: Connection, ds_id: int, version_id: int, run_id: str | None, results: Sequence[CheckResult], now: datetime) -> None:
@@ -151,14 +200,22 @@ def _store_results(conn: Connection, ds_id: int, version_id: int, run_id: str | 
             }
         )
     if rows:
-        conn.execute(insert(conn, t.check_result).on_conflict_do_nothing(index_elements=["check_key"]), rows)
+        conn.execute(_insert_checks(conn), rows)
+
+
+def _insert_checks(conn: Connection) -> Any:
+    """INSERT of check results that skips ones already stored (built once per dialect)."""
+    found = _INSERT_CHECKS.get(conn.dialect.name)
+    if found is None:
+        found = _INSERT_CHECKS[conn.dialect.name] = insert(conn, t.check_result).on_conflict_do_nothing(index_elements=["check_key"])
+    return found
 
 
 def _set_status(conn: Connection, version_id: int, status: VersionStatus, now: datetime, *, publish: bool) -> None:
-    values: dict[str, Any] = {"status": status.value, "status_at": now}
+    values: dict[str, Any] = {"b_id": version_id, "status": status.value, "status_at": now}
     if publish:
         values["seq"] = next_seq(conn)
-    conn.execute(t.dataset_version.update().where(t.dataset_version.c.id == version_id).values(**values))
+    conn.execute(_UPDATE_VERSION, values)
 
 
 def settle(engine: Any, version: Any, reason: str, *, by: str | None, release: bool) -> Decision:
@@ -212,16 +269,16 @@ def _find_quarantined(conn: Connection, ref: str) -> tuple[Any, Dataset]:
     return row, reader.to_dataset(reader.dataset_row(conn, node.id))
 
 
-def last_published(conn: Connection, ds_id: int) -> Staleness:
+def last_published(conn: Connection, ds_id: int, ds: Dataset | None = None) -> Staleness:
+    """The dataset's last published (or released) version, the newer ones held back, and how stale it is."""
     from sutura.engine import now_utc
 
-    ds = reader.to_dataset(reader.dataset_row(conn, ds_id))
-    v = t.dataset_version
-    live = conn.execute(sa.select(v).where(v.c.dataset_id == ds_id, v.c.status.in_(_LIVE)).order_by(v.c.seq.desc()).limit(1)).first()
-    newer = sa.select(v).where(v.c.dataset_id == ds_id, v.c.status.in_([VersionStatus.QUARANTINED.value, VersionStatus.FAILED_WRITE.value, VersionStatus.PENDING_AUDIT.value]))
-    if live is not None:
-        newer = newer.where(v.c.created_at >= live.created_at, v.c.id != live.id)
-    held = conn.execute(newer.order_by(v.c.created_at)).all()
+    ds = ds or _dataset_named(conn, ds_id)
+    live = conn.execute(_LIVE_VERSION, {"b_dataset": ds_id}).first()
+    if live is None:
+        held = conn.execute(_HELD_VERSIONS, {"b_dataset": ds_id}).all()
+    else:
+        held = conn.execute(_HELD_SINCE, {"b_dataset": ds_id, "b_since": live.created_at, "b_live": live.id}).all()
     quarantined = tuple(reader.to_version(r, ds) for r in held if r.status == VersionStatus.QUARANTINED.value)
     published_at = _aware(live.status_at) if live is not None else None
     stale = None
@@ -230,6 +287,19 @@ def last_published(conn: Connection, ds_id: int) -> Staleness:
     elif live is not None:
         stale = 0.0
     return Staleness(ds, reader.to_version(live, ds) if live is not None else None, published_at, stale, quarantined)
+
+
+def dataset_of(conn: Connection, dataset: Any) -> tuple[int, Dataset | None] | None:
+    """``(canonical id, Dataset or None when it is an alias)`` of a Dataset (or a
+    DatasetVersion's) found by its exact name in one lookup; None when not found so."""
+    if isinstance(dataset, DatasetVersion):
+        dataset = dataset.dataset
+    if not isinstance(dataset, Dataset):
+        return None
+    row = conn.execute(_DATASET, {"b_namespace": dataset.namespace, "b_name": dataset.name}).first()
+    if row is None:
+        return None
+    return (row.id, Dataset(row.namespace, row.name)) if row.canonical_id is None else (row.canonical_id, None)
 
 
 def _aware(value: datetime) -> datetime:

@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
-import json
+import logging
+import threading
+import weakref
 from pathlib import Path
 from typing import Any
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from sutura.errors import StoreError
+from sutura.events import canonical_json
 from sutura.store.schema import migrate
 
-__all__ = ["dumps", "insert", "open_store"]
+__all__ = ["READ_ONLY", "dumps", "insert", "loads", "open_store"]
+
+log = logging.getLogger("sutura")
+READ_ONLY = "sutura_read_only"  # execution option of connections that only read
 
 
-def dumps(value: Any) -> str:
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str, ensure_ascii=False)
+dumps = canonical_json  # facets and evidence are stored in the same form as events
+loads = orjson.loads  # what dumps wrote; orjson for speed on the ingest path
 
 
 def insert(conn: sa.Connection, table: sa.Table) -> Any:
@@ -61,11 +68,53 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA busy_timeout=60000")
         cur.execute("PRAGMA foreign_keys=OFF")
+        cur.execute(f"PRAGMA wal_autocheckpoint={_SAFETY_NET_PAGES}")
+        cur.execute("PRAGMA journal_size_limit=16777216")  # a WAL reset after a checkpoint shrinks to 16 MiB
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
     def _begin(conn: sa.Connection) -> None:
         # Take the write lock up front: two writers never deadlock upgrading a read lock.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # A READ_ONLY connection takes none: in WAL mode it reads a snapshot, never waiting on a writer.
+        conn.exec_driver_sql("BEGIN" if conn.get_execution_options().get(READ_ONLY) else "BEGIN IMMEDIATE")
 
+    if url.database and url.database != ":memory:":
+        checkpointer = _Checkpointer(engine)
+        sa.event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
     return engine
+
+
+# SQLite's own checkpoint runs inside whichever commit crosses the threshold (1,000 WAL
+# pages by default), adding ~10 ms to that commit: the tail of a decision's latency. A
+# background thread checkpoints instead; the raised threshold only bounds the WAL of a
+# process whose thread is not running (a forked task, say).
+_SAFETY_NET_PAGES = 10_000
+_CHECKPOINT_EVERY = 1.0  # seconds
+
+
+class _Checkpointer:
+    """Copies the WAL into the database file every second, passively: it never blocks a
+    writer, and a checkpoint that cannot finish now finishes on a later round."""
+
+    def __init__(self, engine: sa.Engine):
+        self._stopped = threading.Event()
+        ref = weakref.ref(engine)
+        threading.Thread(target=self._run, args=(ref,), name="sutura-wal-checkpoint", daemon=True).start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+
+    def _run(self, ref: weakref.ref[sa.Engine]) -> None:
+        while not self._stopped.wait(_CHECKPOINT_EVERY):
+            engine = ref()
+            if engine is None:  # the engine was dropped without dispose()
+                return
+            try:
+                conn = engine.raw_connection()  # the driver's autocommit: no transaction, no lock held
+                try:
+                    conn.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                finally:
+                    conn.close()
+            except Exception:  # noqa: BLE001 - the safety net still bounds the WAL
+                log.debug("WAL checkpoint failed", exc_info=True)
+            del engine

@@ -1,8 +1,9 @@
 """Queries over the graph: node lookup, lineage walks, runs, versions.
 
-Lineage is walked with recursive CTEs over ``job_io`` (dataset -> job -> dataset) and
-``field_lineage``; depth counts dataset hops (a job sits between two hops), capped by
-the caller. Answers use Marquez's graph shape so existing tooling reads them.
+Dataset lineage is walked level by level over ``job_io`` (dataset -> job -> dataset),
+field lineage with a recursive CTE over ``field_lineage``; depth counts dataset hops (a
+job sits between two hops), capped by the caller. Answers use Marquez's graph shape so
+existing tooling reads them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import timezone
+from operator import itemgetter
 from typing import Any, Iterable
 
 import sqlalchemy as sa
@@ -92,31 +94,79 @@ def to_job(row: Any, with_facets: bool = False) -> Job:
 
 # -- lineage ---------------------------------------------------------------------------
 
-def _walk(conn: Connection, seeds: Iterable[int], direction: str, depth: int) -> dict[int, int]:
-    """Datasets within ``depth`` hops, and the hop each is first reached at.
+# Fixed SQL on the hot path. Ids are inlined as integer literals: no bind parameters to
+# compile per statement, no SQLite variable limit, so a whole frontier is one statement.
+_IO = "SELECT job_id, dataset_id FROM job_io WHERE direction = '{way}' AND {side}_id IN ({{ids}})"
+_IO_OF_DATASETS = {way: _IO.format(way=way, side="dataset") for way in ("in", "out")}
+_IO_OF_JOBS = {way: _IO.format(way=way, side="job") for way in ("in", "out")}
+_DATASET_NAMES = "SELECT id, namespace, name FROM dataset WHERE id IN ({ids})"
+_JOBS_WITH_STATE = """
+SELECT j.id, j.namespace, j.name, j.type, j.integration,
+       (SELECT r.state FROM run r WHERE r.job_id = j.id AND r.started_at IS NOT NULL
+        ORDER BY r.started_at DESC, r.id DESC LIMIT 1)
+FROM job j WHERE j.id IN ({ids})
+"""
+_ID_CHUNK = 5000
+_BY_ORIGIN, _BY_DESTINATION = itemgetter("origin"), itemgetter("destination")
 
-    Level by level, skipping datasets already reached: each dataset is expanded once,
-    where a recursive CTE would re-expand it at every depth it can be reached at.
+
+def _by_ids(conn: Connection, sql: str, ids: Iterable[int]) -> list[tuple[Any, ...]]:
+    """Rows of ``sql`` with ``{ids}`` filled in, as plain tuples from the driver's cursor.
+
+    Plain tuples, not Rows: an answer can read thousands, and Rows cost time to build
+    and stay tracked by the garbage collector while tuples of scalars do not.
+    """
+    ids = list(ids)
+    rows: list[tuple[Any, ...]] = []
+    if not ids:
+        return rows
+    cursor = conn.connection.cursor()
+    try:
+        for i in range(0, len(ids), _ID_CHUNK):
+            cursor.execute(sql.format(ids=",".join(map(str, map(int, ids[i : i + _ID_CHUNK])))))
+            rows.extend(cursor.fetchall())
+    finally:
+        cursor.close()
+    return rows
+
+
+@dataclass
+class _Reach:
+    datasets: dict[int, int]  # dataset id -> the hop it is first reached at
+    jobs: set[int]
+    edges: dict[str, list[tuple[int, int]]]  # direction (in: Dataset -> Job, out: Job -> Dataset) -> (job_id, dataset_id)
+
+
+def _walk(conn: Connection, seeds: Iterable[int], direction: str, depth: int) -> _Reach:
+    """Datasets within ``depth`` hops, the jobs that connect them, and every edge among them.
+
+    Level by level, skipping what was already reached: each dataset and each job is
+    expanded once, where a recursive CTE would re-expand a node at every depth it can be
+    reached at. The rows that find the next level are the answer's edges: the jobs
+    touching a frontier dataset (near side), then the far side of the new jobs; the
+    last level is not expanded, only linked to the jobs already reached.
     """
     near, far = ("out", "in") if direction == "upstream" else ("in", "out")
-    o, i = t.job_io.alias("o"), t.job_io.alias("i")
-    step = (
-        sa.select(i.c.dataset_id)
-        .distinct()
-        .select_from(o.join(i, sa.and_(i.c.job_id == o.c.job_id, i.c.direction == far)))
-        .where(o.c.direction == near, o.c.dataset_id.in_(sa.bindparam("frontier", expanding=True)))
-    )
-    reached = {s: 0 for s in seeds}
-    frontier = list(reached)
+    reach = _Reach(dict.fromkeys(seeds, 0), set(), {"in": [], "out": []})
+    frontier = list(reach.datasets)
     for level in range(1, depth + 1):
         if not frontier:
             break
-        found = []
-        for chunk in _chunks(frontier):
-            found.extend(r[0] for r in conn.execute(step, {"frontier": list(chunk)}))
-        frontier = [d for d in dict.fromkeys(found) if d not in reached]
-        reached.update((d, level) for d in frontier)
-    return reached
+        touching = _by_ids(conn, _IO_OF_DATASETS[near], frontier)
+        reach.edges[near].extend(touching)
+        new_jobs = {job_id for job_id, _ in touching if job_id not in reach.jobs}
+        reach.jobs |= new_jobs
+        beyond = _by_ids(conn, _IO_OF_JOBS[far], new_jobs)
+        reach.edges[far].extend(beyond)
+        frontier = []
+        for _, ds_id in beyond:
+            if ds_id not in reach.datasets:
+                reach.datasets[ds_id] = level
+                frontier.append(ds_id)
+    if frontier and reach.jobs:
+        last = _by_ids(conn, _IO_OF_DATASETS[near], frontier)
+        reach.edges[near].extend(row for row in last if row[0] in reach.jobs)
+    return reach
 
 
 def lineage(conn: Connection, node: Node, direction: str, depth: int) -> dict[str, Any]:
@@ -139,96 +189,88 @@ def lineage(conn: Connection, node: Node, direction: str, depth: int) -> dict[st
         depth = max(depth - 1, 0)
     else:
         raise ValueError(f"lineage of a {node.kind} node: use columns=True for fields")
+    if direction == "both":
+        return _both_ways(conn, datasets, jobs, seeds_up, seeds_down, depth)
+    reach = _walk(conn, seeds_up if direction == "upstream" else seeds_down, direction, depth)
+    _merge_levels(datasets, reach.datasets)
+    for way in ("in", "out"):  # the start job's edges, unless the walk came back to it
+        reach.edges[way].extend(_by_ids(conn, _IO_OF_JOBS[way], jobs - reach.jobs))
+    return _graph(conn, datasets, jobs | reach.jobs, reach.edges)
+
+
+def _both_ways(
+    conn: Connection, datasets: dict[int, int], jobs: set[int], seeds_up: list[int], seeds_down: list[int], depth: int
+) -> dict[str, Any]:
+    """Upstream and downstream at once; a job may link datasets found by different walks."""
     for way, seeds in (("upstream", seeds_up), ("downstream", seeds_down)):
-        if direction in (way, "both"):
-            for ds_id, d in _walk(conn, seeds, way, depth).items():
-                datasets[ds_id] = min(d, datasets.get(ds_id, d))
-            jobs |= _connecting_jobs(conn, datasets, way, depth)
-    return _graph(conn, datasets, jobs)
+        reach = _walk(conn, seeds, way, depth)
+        _merge_levels(datasets, reach.datasets)
+        jobs |= reach.jobs
+    jobs |= _connecting_jobs(conn, datasets, "downstream", depth)  # readers of upstream datasets too
+    edges = {way: _by_ids(conn, _IO_OF_JOBS[way], jobs) for way in ("in", "out")}
+    return _graph(conn, datasets, jobs, edges)
+
+
+def _merge_levels(datasets: dict[int, int], reached: dict[int, int]) -> None:
+    """Keep the nearer hop of a dataset reached both ways."""
+    for ds_id, level in reached.items():
+        if level < datasets.get(ds_id, level + 1):
+            datasets[ds_id] = level
 
 
 def _connecting_jobs(conn: Connection, datasets: dict[int, int], way: str, depth: int) -> set[int]:
+    """Jobs writing (upstream) or reading (downstream) a dataset nearer than ``depth``."""
     inner = [d for d, level in datasets.items() if level < depth]
-    if not inner:
-        return set()
     side = "out" if way == "upstream" else "in"
-    found: set[int] = set()
-    for chunk in _chunks(inner):
-        found |= {
-            r.job_id
-            for r in conn.execute(
-                sa.select(t.job_io.c.job_id).where(t.job_io.c.dataset_id.in_(chunk), t.job_io.c.direction == side)
-            )
+    return {job_id for job_id, _ in _by_ids(conn, _IO_OF_DATASETS[side], inner)}
+
+
+def _graph(conn: Connection, datasets: dict[int, int], jobs: set[int], edges: dict[str, list[tuple[int, int]]]) -> dict[str, Any]:
+    """The Marquez-shaped answer: nodes sorted by id, edges kept inside the node set."""
+    ds_nodes = {
+        ds_id: {"id": f"dataset:{ns}:{name}", "type": "DATASET", "data": {"namespace": ns, "name": name}, "inEdges": [], "outEdges": []}
+        for ds_id, ns, name in _by_ids(conn, _DATASET_NAMES, datasets)
+    }
+    job_nodes = {
+        job_id: {
+            "id": f"job:{ns}:{name}",
+            "type": "JOB",
+            "data": {"namespace": ns, "name": name, "type": kind, "integration": integration, "latestRunState": state},
+            "inEdges": [],
+            "outEdges": [],
         }
-    return found
+        for job_id, ns, name, kind, integration, state in _by_ids(conn, _JOBS_WITH_STATE, jobs)
+    }
+    by_id = {n["id"]: n for n in (*ds_nodes.values(), *job_nodes.values())}
+    if len(by_id) < len(ds_nodes) + len(job_nodes):
+        _share_ids(by_id, ds_nodes, job_nodes)
+    for way, rows in edges.items():
+        for job_id, ds_id in rows:
+            ds, job = ds_nodes.get(ds_id), job_nodes.get(job_id)
+            if ds is None or job is None:
+                continue
+            origin, dest = (ds, job) if way == "in" else (job, ds)
+            link = {"origin": origin["id"], "destination": dest["id"]}
+            origin["outEdges"].append(link)
+            dest["inEdges"].append(link)
+    for n in by_id.values():
+        if len(n["inEdges"]) > 1:
+            n["inEdges"].sort(key=_BY_ORIGIN)
+        if len(n["outEdges"]) > 1:
+            n["outEdges"].sort(key=_BY_DESTINATION)
+    return {"graph": [by_id[nid] for nid in sorted(by_id)]}
+
+
+def _share_ids(by_id: dict[str, dict[str, Any]], *by_row: dict[int, dict[str, Any]]) -> None:
+    """Rows that make the same node id (a colon in a namespace or a name) share one node, the last one's."""
+    for nodes in by_row:
+        for key, node in nodes.items():
+            nodes[key] = by_id[node["id"]]
 
 
 def _chunks(values: list[int], size: int = 900) -> Iterable[list[int]]:
     for i in range(0, len(values), size):
         yield values[i : i + size]
-
-
-_DS_BY_ID = sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name).where(
-    t.dataset.c.id.in_(sa.bindparam("ids", expanding=True))
-)
-_JOB_BY_ID = sa.select(t.job.c.id, t.job.c.namespace, t.job.c.name, t.job.c.type, t.job.c.integration).where(
-    t.job.c.id.in_(sa.bindparam("ids", expanding=True))
-)
-_EDGES_OF_JOBS = sa.select(t.job_io.c.job_id, t.job_io.c.dataset_id, t.job_io.c.direction).where(
-    t.job_io.c.job_id.in_(sa.bindparam("ids", expanding=True))
-)
-
-
-def _graph(conn: Connection, datasets: dict[int, int], jobs: set[int]) -> dict[str, Any]:
-    """The Marquez-shaped answer; each node id is built once, edges are kept inside the set."""
-    nodes: dict[str, dict[str, Any]] = {}
-    ds_node: dict[int, str] = {}
-    for chunk in _chunks(list(datasets)):
-        for ds_id, ns, name in conn.execute(_DS_BY_ID, {"ids": chunk}):
-            nid = ds_node[ds_id] = f"dataset:{ns}:{name}"
-            nodes[nid] = {"id": nid, "type": "DATASET", "data": {"namespace": ns, "name": name}, "inEdges": [], "outEdges": []}
-    job_node: dict[int, str] = {}
-    edges: list[Any] = []
-    job_data = []
-    for chunk in _chunks(list(jobs)):
-        job_data.extend(conn.execute(_JOB_BY_ID, {"ids": chunk}))
-        edges.extend(conn.execute(_EDGES_OF_JOBS, {"ids": chunk}))
-    states = _latest_states(conn, [r[0] for r in job_data])
-    for job_id, ns, name, kind, integration in job_data:
-        nid = job_node[job_id] = f"job:{ns}:{name}"
-        data = {"namespace": ns, "name": name, "type": kind, "integration": integration, "latestRunState": states.get(job_id)}
-        nodes[nid] = {"id": nid, "type": "JOB", "data": data, "inEdges": [], "outEdges": []}
-    for job_id, ds_id, direction in edges:
-        ds, jb = ds_node.get(ds_id), job_node.get(job_id)
-        if ds is None or jb is None:
-            continue
-        origin, dest = (ds, jb) if direction == "in" else (jb, ds)
-        link = {"origin": origin, "destination": dest}
-        nodes[origin]["outEdges"].append(link)
-        nodes[dest]["inEdges"].append(link)
-    for n in nodes.values():
-        n["inEdges"].sort(key=lambda x: x["origin"])
-        n["outEdges"].sort(key=lambda x: x["destination"])
-    return {"graph": sorted(nodes.values(), key=lambda n: n["id"])}
-
-
-def _latest_states(conn: Connection, job_ids: list[int]) -> dict[int, str]:
-    """The state of each job's newest run."""
-    states: dict[int, str] = {}
-    for chunk in _chunks(job_ids):
-        latest = (
-            sa.select(t.run.c.job_id, sa.func.max(t.run.c.started_at).label("started"))
-            .where(t.run.c.job_id.in_(chunk))
-            .group_by(t.run.c.job_id)
-            .subquery()
-        )
-        rows = conn.execute(
-            sa.select(t.run.c.job_id, t.run.c.state).join(
-                latest, sa.and_(t.run.c.job_id == latest.c.job_id, t.run.c.started_at == latest.c.started)
-            )
-        )
-        states.update((job_id, state) for job_id, state in rows)
-    return states
 
 
 _FIELD_WALK = """

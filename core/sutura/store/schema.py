@@ -249,7 +249,20 @@ def _v2(conn: Connection) -> None:
     ix_check_version.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2]
+# The writer looks up many rows at once by one column: datasets and jobs by name (then
+# checks the namespace), versions by fingerprint (then checks the dataset). The unique
+# indexes lead with the other column, so without these each lookup scanned the table.
+ix_dataset_name = sa.Index("ix_dataset_name", dataset.c.name)
+ix_job_name = sa.Index("ix_job_name", job.c.name)
+ix_version_fingerprint = sa.Index("ix_version_fingerprint", dataset_version.c.fingerprint)
+
+
+def _v3(conn: Connection) -> None:
+    for index in (ix_dataset_name, ix_job_name, ix_version_fingerprint):
+        index.create(conn, checkfirst=True)
+
+
+MIGRATIONS: list[Callable[[Connection], None]] = [_v1, _v2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 _version_table = sa.Table("sutura_schema", sa.MetaData(), sa.Column("version", sa.Integer, nullable=False))

@@ -21,7 +21,6 @@ the cost per event is mostly Python, not round trips.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterable, Sequence
@@ -32,7 +31,7 @@ from sqlalchemy.engine import Connection
 from sutura.ontology import RunState, VersionStatus
 from sutura.store import identity
 from sutura.store import schema as t
-from sutura.store.db import dumps, insert
+from sutura.store.db import dumps, insert, loads
 from sutura.translate import run_facts
 from sutura.translate.model import DatasetFacts, Facts
 
@@ -83,17 +82,20 @@ class _Facets:
 
     facets: dict[str, Any]
     keys: dict[str, str]
-    changed: bool = False
+    changed: bool = False  # an ordering key moved
+    values_changed: bool = False  # a facet's value differs from what was stored
 
     @classmethod
     def load(cls, facets_json: str | None, keys_json: str | None) -> _Facets:
-        return cls(json.loads(facets_json or "{}"), json.loads(keys_json or "{}"))
+        return cls(loads(facets_json or "{}"), loads(keys_json or "{}"))
 
     def merge(self, incoming: dict[str, Any], key: str) -> set[str]:
         """Merge; return the names of the facets this event now provides."""
         won = set()
         for name, value in incoming.items():
             if self.keys.get(name, "") < key:
+                if not self.values_changed and self.facets.get(name) != value:
+                    self.values_changed = True
                 self.facets[name] = value
                 self.keys[name] = key
                 self.changed = True
@@ -125,19 +127,19 @@ class Writer:
     job_id = staticmethod(identity.job_id)
 
     # -- entry point ----------------------------------------------------------------------
-    def apply(self, conn: Connection, batch: Sequence[Facts], now: datetime) -> int:
-        """Apply the events not held yet; return how many were new."""
+    def apply(self, conn: Connection, batch: Sequence[Facts], now: datetime) -> list[Facts]:
+        """Apply the events not held yet; return those (the rest were duplicates)."""
         events = self._new_events(conn, batch, now)
         if not events:
-            return 0
+            return events
         job_ids = self._jobs(conn, events, now)
         self._runs(conn, events, job_ids, now)
-        ds_ids, schema_winners = self._datasets(conn, events, now)
-        self._fields(conn, events, ds_ids, schema_winners)
+        ds_ids, schema_winners, new_schemas = self._datasets(conn, events, now)
+        self._fields(conn, events, ds_ids, schema_winners, new_schemas)
         self._edges(conn, events, job_ids, ds_ids)
         versions = self._versions(conn, events, ds_ids)
         self._checks(conn, events, ds_ids, versions)
-        return len(events)
+        return events
 
     def _new_events(self, conn: Connection, batch: Sequence[Facts], now: datetime) -> list[Facts]:
         unique: dict[str, Facts] = {}
@@ -146,11 +148,11 @@ class Writer:
         held: set[str] = set()
         keys = list(unique)
         for chunk in _chunks(keys):
-            held |= {r[0] for r in conn.execute(sa.select(t.raw_event.c.event_key).where(t.raw_event.c.event_key.in_(chunk)))}
+            held |= {r[0] for r in conn.execute(_HELD_EVENTS, {"keys": list(chunk)})}
         events = [f for k, f in unique.items() if k not in held]
         if events:
             conn.execute(
-                insert(conn, t.raw_event).on_conflict_do_nothing(index_elements=["event_key"]),
+                _insert_new(conn, t.raw_event, "event_key"),
                 [
                     {
                         "event_key": f.event.key,
@@ -171,14 +173,11 @@ class Writer:
     def _resolve(self, conn: Connection, table: sa.Table, names: set[tuple[str, str]], now: datetime, primary: set[tuple[str, str]] | None = None) -> dict[tuple[str, str], Any]:
         """Rows by (namespace, name) for ``table`` (job or dataset), inserting the missing ones."""
         found: dict[tuple[str, str], Any] = {}
-        cols = [table.c.id, table.c.namespace, table.c.name]
-        if table is t.dataset:
-            cols += [table.c.canonical_id, table.c.is_primary]
+        by_name = _DATASETS_BY_NAME if table is t.dataset else _JOBS_BY_NAME
 
         def fetch(wanted: Iterable[tuple[str, str]]) -> None:
-            by_name = sorted({n for _, n in wanted})
-            for chunk in _chunks(by_name):
-                for r in conn.execute(sa.select(*cols).where(table.c.name.in_(chunk))):
+            for chunk in _chunks(sorted({n for _, n in wanted})):
+                for r in conn.execute(by_name, {"names": list(chunk)}):
                     if (r.namespace, r.name) in names:
                         found[(r.namespace, r.name)] = r
 
@@ -192,7 +191,7 @@ class Writer:
             if table is t.dataset:
                 for row in rows:
                     row["is_primary"] = (row["namespace"], row["name"]) in (primary or set())
-            conn.execute(insert(conn, table).on_conflict_do_nothing(index_elements=["namespace", "name"]), rows)
+            conn.execute(_insert_new(conn, table, "namespace", "name"), rows)
             fetch(missing)
         return found
 
@@ -207,14 +206,13 @@ class Writer:
         touched = sorted({ids[(f.job.namespace, f.job.name)] for f in with_facets})  # type: ignore[union-attr]
         state = {}
         for chunk in _chunks(touched):
-            q = sa.select(t.job.c.id, t.job.c.type, t.job.c.integration, t.job.c.facets, t.job.c.facet_keys).where(t.job.c.id.in_(chunk))
-            for r in conn.execute(q.with_for_update()):
+            for r in conn.execute(_JOB_FACETS, {"ids": list(chunk)}):
                 state[r.id] = [r.type, r.integration, _Facets.load(r.facets, r.facet_keys), False]
         for f in with_facets:
             jf = f.job
             assert jf is not None
             row = state[ids[(jf.namespace, jf.name)]]
-            row[2].merge(jf.facets, _facet_key(f))
+            row[2].merge(jf.facets, f.facet_key)
             authoritative = "jobType" in jf.facets  # the facet beats inference from other facets
             for i, value in ((0, jf.type), (1, jf.integration)):
                 if value and value != row[i] and (row[i] is None or authoritative):
@@ -225,12 +223,7 @@ class Writer:
             if r[2].changed or r[3]
         ]
         if updates:
-            conn.execute(
-                t.job.update()
-                .where(t.job.c.id == sa.bindparam("b_id"))
-                .values(type=sa.bindparam("type"), integration=sa.bindparam("integration"), facets=sa.bindparam("facets"), facet_keys=sa.bindparam("facet_keys"), updated_at=sa.bindparam("updated_at")),
-                updates,
-            )
+            conn.execute(_UPDATE_JOB, updates)
         return ids
 
     # -- runs ----------------------------------------------------------------------------
@@ -239,8 +232,7 @@ class Writer:
         wanted = {f.run.run_id for f in run_events} | {f.run.parent_run_id for f in run_events if f.run.parent_run_id}  # type: ignore[union-attr]
         rows: dict[str, _RunRow] = {}
         for chunk in _chunks(sorted(wanted)):
-            q = sa.select(t.run).where(t.run.c.run_id.in_(chunk))
-            for r in conn.execute(q.with_for_update()):
+            for r in conn.execute(_RUNS, {"run_ids": list(chunk)}):
                 rows[r.run_id] = _RunRow(
                     r.run_id, r.job_id, r.state, r.state_key, _aware(r.started_at), _aware(r.ended_at), _Facets.load(r.facets, r.facet_keys), new=False, dirty=False
                 )
@@ -258,7 +250,7 @@ class Writer:
                 row.ended_at = ev.event_time if ev.event_type.terminal else None
             if row.started_at is None or row.started_at > ev.event_time:
                 row.started_at, row.dirty = ev.event_time, True  # a run starts no later than its first event
-            row.facets.merge(rf.facets, _facet_key(f))
+            row.facets.merge(rf.facets, f.facet_key)
             if rf.parent_run_id and rf.parent_job and rf.parent_run_id not in rows:
                 rows[rf.parent_run_id] = _RunRow(rf.parent_run_id, job_ids[rf.parent_job])  # placeholder until its own events
         inserts, updates = [], []
@@ -288,20 +280,19 @@ class Writer:
             else:
                 updates.append({"b_run_id": row.run_id, **values})
         if inserts:
-            conn.execute(insert(conn, t.run).on_conflict_do_nothing(index_elements=["run_id"]), inserts)
+            conn.execute(_insert_new(conn, t.run, "run_id"), inserts)
         if updates:
-            cols = {k: sa.bindparam(k) for k in updates[0] if k != "b_run_id"}
-            conn.execute(t.run.update().where(t.run.c.run_id == sa.bindparam("b_run_id")).values(**cols), updates)
+            conn.execute(_UPDATE_RUN, updates)
 
     # -- datasets ---------------------------------------------------------------------------
-    def _datasets(self, conn: Connection, events: list[Facts], now: datetime) -> tuple[dict[tuple[str, str], int], dict[int, DatasetFacts]]:
-        """Canonical dataset ids by name, and per dataset the event facts whose schema won."""
+    def _datasets(self, conn: Connection, events: list[Facts], now: datetime) -> tuple[dict[tuple[str, str], int], dict[int, DatasetFacts], set[int]]:
+        """Canonical dataset ids by name, and what ``_dataset_facets`` says of schemas."""
         named = {(d.namespace, d.name) for f in events for d in f.all_datasets()}
         sources = {(e.namespace, e.name) for f in events for d in f.all_datasets() for e in d.column_lineage}
         rows = self._resolve(conn, t.dataset, named | sources, now, primary=named)
         not_primary = [r.id for k, r in rows.items() if k in named and not r.is_primary]
         if not_primary:
-            conn.execute(t.dataset.update().where(t.dataset.c.id.in_(not_primary)).values(is_primary=True))
+            conn.execute(_MARK_PRIMARY, {"ids": not_primary})
         ids = {k: (r.canonical_id or r.id) for k, r in rows.items()}
         for f in events:  # symlinks: rare, applied one dataset at a time
             for d in f.all_datasets():
@@ -310,41 +301,51 @@ class Writer:
                     ids[(d.namespace, d.name)] = canonical
                     for a in d.aliases:
                         ids[(a[0], a[1])] = canonical
-        return ids, self._dataset_facets(conn, events, ids, now)
+        return (ids, *self._dataset_facets(conn, events, ids, now))
 
-    def _dataset_facets(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int], now: datetime) -> dict[int, DatasetFacts]:
+    def _dataset_facets(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int], now: datetime) -> tuple[dict[int, DatasetFacts], set[int]]:
+        """Merge dataset facets; return the event facts whose schema won per dataset, and
+        the datasets that received a schema other than the stored one.
+
+        A stored schema facet's fields were written with it, so a schema equal to the
+        stored one (most events repeat it) needs no field work.
+        """
         touched = sorted({ids[(d.namespace, d.name)] for f in events for d in f.all_datasets() if d.facets})
         state: dict[int, _Facets] = {}
+        stored_schema: dict[int, Any] = {}
         for chunk in _chunks(touched):
-            q = sa.select(t.dataset.c.id, t.dataset.c.facets, t.dataset.c.facet_keys).where(t.dataset.c.id.in_(chunk))
-            for r in conn.execute(q.with_for_update()):
+            for r in conn.execute(_DATASET_FACETS, {"ids": list(chunk)}):
                 state[r.id] = _Facets.load(r.facets, r.facet_keys)
+                stored_schema[r.id] = state[r.id].facets.get("schema")
         schema_winners: dict[int, DatasetFacts] = {}
+        new_schemas: set[int] = set()
         for f in events:
-            key = _facet_key(f)
+            key = f.facet_key
             for d in f.all_datasets():
                 if d.facets:
                     ds_id = ids[(d.namespace, d.name)]
                     if "schema" in state[ds_id].merge(d.facets, key):
                         schema_winners[ds_id] = d
-        updates = [{"b_id": i, "facets": dumps(s.facets), "facet_keys": dumps(s.keys), "updated_at": now} for i, s in state.items() if s.changed]
-        if updates:
-            conn.execute(
-                t.dataset.update()
-                .where(t.dataset.c.id == sa.bindparam("b_id"))
-                .values(facets=sa.bindparam("facets"), facet_keys=sa.bindparam("facet_keys"), updated_at=sa.bindparam("updated_at")),
-                updates,
-            )
-        return schema_winners
+                    schema = d.facets.get("schema")
+                    if schema is not None and schema != stored_schema[ds_id]:
+                        new_schemas.add(ds_id)
+        rewrite = [{"b_id": i, "facets": dumps(s.facets), "facet_keys": dumps(s.keys), "updated_at": now} for i, s in state.items() if s.values_changed]
+        if rewrite:
+            conn.execute(_UPDATE_DATASET_FACETS, rewrite)
+        rekey = [{"b_id": i, "facet_keys": dumps(s.keys), "updated_at": now} for i, s in state.items() if s.changed and not s.values_changed]
+        if rekey:
+            conn.execute(_UPDATE_DATASET_FACET_KEYS, rekey)
+        return {i: d for i, d in schema_winners.items() if i in new_schemas}, new_schemas
 
-    def _fields(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int], schema_winners: dict[int, DatasetFacts]) -> None:
+    def _fields(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int], schema_winners: dict[int, DatasetFacts], new_schemas: set[int]) -> None:
         """Field names accumulate; types follow the newest schema facet; lineage links fields."""
         wanted: dict[tuple[int, str], tuple[str | None, str | None]] = {}
         for f in events:
             for d in f.all_datasets():
                 ds_id = ids[(d.namespace, d.name)]
-                for fld in d.fields:
-                    wanted.setdefault((ds_id, fld.name), (fld.type, fld.description))
+                if ds_id in new_schemas:
+                    for fld in d.fields:
+                        wanted.setdefault((ds_id, fld.name), (fld.type, fld.description))
                 for e in d.column_lineage:
                     if e.field is not None:
                         wanted.setdefault((ds_id, e.field), (None, None))
@@ -356,11 +357,11 @@ class Writer:
             return
         existing: dict[tuple[int, str], Any] = {}
         for chunk in _chunks(sorted({k[0] for k in wanted})):
-            for r in conn.execute(sa.select(t.field.c.id, t.field.c.dataset_id, t.field.c.name, t.field.c.type, t.field.c.description).where(t.field.c.dataset_id.in_(chunk))):
+            for r in conn.execute(_FIELDS_OF, {"ids": list(chunk)}):
                 existing[(r.dataset_id, r.name)] = r
         new = [{"dataset_id": k[0], "name": k[1], "type": v[0], "description": v[1]} for k, v in wanted.items() if k not in existing]
         if new:
-            conn.execute(insert(conn, t.field).on_conflict_do_nothing(index_elements=["dataset_id", "name"]), new)
+            conn.execute(_insert_new(conn, t.field, "dataset_id", "name"), new)
         retyped = [
             {"b_id": existing[(ds_id, fld.name)].id, "type": fld.type, "description": fld.description or existing[(ds_id, fld.name)].description}
             for ds_id, d in schema_winners.items()
@@ -368,21 +369,21 @@ class Writer:
             if (ds_id, fld.name) in existing and fld.type and existing[(ds_id, fld.name)].type != fld.type
         ]
         if retyped:
-            conn.execute(t.field.update().where(t.field.c.id == sa.bindparam("b_id")).values(type=sa.bindparam("type"), description=sa.bindparam("description")), retyped)
+            conn.execute(_RETYPE_FIELD, retyped)
         lineage = [(ids[(d.namespace, d.name)], e) for f in events for d in f.all_datasets() for e in d.column_lineage if e.field is not None]
         if not lineage:
             return
         field_ids = {k: r.id for k, r in existing.items()}
         if new:
             for chunk in _chunks(sorted({k[0] for k in wanted})):
-                for r in conn.execute(sa.select(t.field.c.id, t.field.c.dataset_id, t.field.c.name).where(t.field.c.dataset_id.in_(chunk))):
+                for r in conn.execute(_FIELDS_OF, {"ids": list(chunk)}):
                     field_ids[(r.dataset_id, r.name)] = r.id
         rows = {
             (field_ids[(ds_id, e.field)], field_ids[(ids[(e.namespace, e.name)], e.source_field)]): dumps(e.transformations)
             for ds_id, e in lineage
         }
         conn.execute(
-            insert(conn, t.field_lineage).on_conflict_do_nothing(index_elements=["field_id", "source_field_id"]),
+            _insert_new(conn, t.field_lineage, "field_id", "source_field_id"),
             [{"field_id": a, "source_field_id": b, "transformations": tr} for (a, b), tr in rows.items()],
         )
 
@@ -400,9 +401,9 @@ class Writer:
                 if f.run is not None:
                     run_io.add((f.run.run_id, ds_ids[(d.namespace, d.name)], direction))
         if job_io:
-            conn.execute(insert(conn, t.job_io).on_conflict_do_nothing(), [{"job_id": j, "dataset_id": d, "direction": x} for j, d, x in sorted(job_io)])
+            conn.execute(_insert_new(conn, t.job_io), [{"job_id": j, "dataset_id": d, "direction": x} for j, d, x in sorted(job_io)])
         if run_io:
-            conn.execute(insert(conn, t.run_io).on_conflict_do_nothing(), [{"run_id": r, "dataset_id": d, "direction": x} for r, d, x in sorted(run_io)])
+            conn.execute(_insert_new(conn, t.run_io), [{"run_id": r, "dataset_id": d, "direction": x} for r, d, x in sorted(run_io)])
 
     # -- versions and checks -----------------------------------------------------------------
     def _versions(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int]) -> dict[tuple[str, int], int]:
@@ -427,7 +428,7 @@ class Writer:
         run_ids = sorted({f.run.run_id for f, *_ in outputs if f.run})
         by_run: dict[tuple[int, str], Any] = {}
         for chunk in _chunks(run_ids):
-            for r in conn.execute(sa.select(v.c.id, v.c.dataset_id, v.c.run_id, v.c.status).where(v.c.run_id.in_(chunk))):
+            for r in conn.execute(_VERSIONS_OF_RUNS, {"run_ids": list(chunk)}):
                 by_run[(r.dataset_id, r.run_id)] = r
         new_rows: dict[tuple[int, str], dict[str, Any]] = {}
         stat_updates, links = [], []
@@ -465,9 +466,7 @@ class Writer:
             known = {k: val for k, val in row.items() if k != "b_id" and val is not None}
             conn.execute(v.update().where(v.c.id == row["b_id"]).values(**known))
         if new_rows:
-            existing = set()
-            for chunk in _chunks(sorted({k[1] for k in new_rows})):
-                existing |= {(r.dataset_id, r.fingerprint) for r in conn.execute(sa.select(v.c.dataset_id, v.c.fingerprint).where(v.c.fingerprint.in_(chunk)))}
+            existing = set(self._version_ids(conn, new_rows))
             fresh = [r for k, r in sorted(new_rows.items(), key=lambda kv: (kv[1]["created_at"], kv[0])) if k not in existing]
             published = [r for r in fresh if r["status"] == VersionStatus.PUBLISHED.value]
             first = next_seq(conn, count=len(published)) - len(published) + 1 if published else 0
@@ -475,13 +474,10 @@ class Writer:
                 r["seq"] = first + i
             if fresh:
                 conn.execute(
-                    insert(conn, v).on_conflict_do_nothing(index_elements=["dataset_id", "fingerprint"]),
+                    _insert_new(conn, v, "dataset_id", "fingerprint"),
                     [{k: val for k, val in r.items() if k != "_event"} | {"seq": r.get("seq")} for r in fresh],
                 )
-            found = {}
-            for chunk in _chunks(sorted({k[1] for k in new_rows})):
-                for r in conn.execute(sa.select(v.c.id, v.c.dataset_id, v.c.fingerprint).where(v.c.fingerprint.in_(chunk))):
-                    found[(r.dataset_id, r.fingerprint)] = r.id
+            found = self._version_ids(conn, new_rows)
             for f, d, ds_id, _status in outputs:
                 run_id = f.run.run_id if f.run else None
                 if (f.event.key, ds_id) in result:
@@ -500,13 +496,19 @@ class Writer:
                     t.run_io.update().where(t.run_io.c.run_id == f.run.run_id, t.run_io.c.dataset_id == ds_id, t.run_io.c.direction == "in").values(version_id=version_id)
                 )
         if links:
-            conn.execute(
-                t.run_io.update()
-                .where(t.run_io.c.run_id == sa.bindparam("b_run"), t.run_io.c.dataset_id == sa.bindparam("b_ds"), t.run_io.c.direction == "out")
-                .values(version_id=sa.bindparam("b_version")),
-                [{"b_run": r, "b_ds": d, "b_version": vid} for r, d, vid in sorted(set(links))],
-            )
+            conn.execute(_LINK_OUTPUT_VERSION, [{"b_run": r, "b_ds": d, "b_version": vid} for r, d, vid in sorted(set(links))])
         return result
+
+    @staticmethod
+    def _version_ids(conn: Connection, wanted: Iterable[tuple[int, str]]) -> dict[tuple[int, str], int]:
+        """Ids of the versions held among (dataset id, fingerprint) pairs."""
+        wanted = set(wanted)
+        found: dict[tuple[int, str], int] = {}
+        for chunk in _chunks(sorted({fp for _, fp in wanted})):
+            for r in conn.execute(_VERSIONS_BY_FINGERPRINT, {"fingerprints": list(chunk)}):
+                if (r.dataset_id, r.fingerprint) in wanted:
+                    found[(r.dataset_id, r.fingerprint)] = r.id
+        return found
 
     def _checks(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int], versions: dict[tuple[str, int], int]) -> None:
         rows = {}
@@ -540,16 +542,79 @@ class Writer:
                         "created_at": f.event.event_time,
                     }
         if rows:
-            conn.execute(insert(conn, t.check_result).on_conflict_do_nothing(index_elements=["check_key"]), list(rows.values()))
+            conn.execute(_insert_new(conn, t.check_result, "check_key"), list(rows.values()))
 
 
-def _facet_key(f: Facts) -> str:
-    rank = f.event.event_type.rank if f.event.event_type else 0
-    return f"{f.event.time_key}|{rank}|{f.event.key}"
+# Statements built once: building a statement costs more than SQLite takes to run it.
+def _in(name: str) -> Any:
+    return sa.bindparam(name, expanding=True)
+
+
+_HELD_EVENTS = sa.select(t.raw_event.c.event_key).where(t.raw_event.c.event_key.in_(_in("keys")))
+_DATASETS_BY_NAME = sa.select(t.dataset.c.id, t.dataset.c.namespace, t.dataset.c.name, t.dataset.c.canonical_id, t.dataset.c.is_primary).where(
+    t.dataset.c.name.in_(_in("names"))
+)
+_JOBS_BY_NAME = sa.select(t.job.c.id, t.job.c.namespace, t.job.c.name).where(t.job.c.name.in_(_in("names")))
+_JOB_FACETS = (
+    sa.select(t.job.c.id, t.job.c.type, t.job.c.integration, t.job.c.facets, t.job.c.facet_keys).where(t.job.c.id.in_(_in("ids"))).with_for_update()
+)
+_UPDATE_JOB = (
+    t.job.update()
+    .where(t.job.c.id == sa.bindparam("b_id"))
+    .values(type=sa.bindparam("type"), integration=sa.bindparam("integration"), facets=sa.bindparam("facets"), facet_keys=sa.bindparam("facet_keys"), updated_at=sa.bindparam("updated_at"))
+)
+_RUNS = sa.select(t.run).where(t.run.c.run_id.in_(_in("run_ids"))).with_for_update()
+_RUN_VALUES = ("job_id", "state", "state_key", "started_at", "ended_at", "attempt", "parent_run_id", "root_run_id", "nominal_start", "nominal_end", "error_message", "stack_trace", "facets", "facet_keys", "updated_at")
+_UPDATE_RUN = t.run.update().where(t.run.c.run_id == sa.bindparam("b_run_id")).values(**{k: sa.bindparam(k) for k in _RUN_VALUES})
+_MARK_PRIMARY = t.dataset.update().where(t.dataset.c.id.in_(_in("ids"))).values(is_primary=True)
+_DATASET_FACETS = sa.select(t.dataset.c.id, t.dataset.c.facets, t.dataset.c.facet_keys).where(t.dataset.c.id.in_(_in("ids"))).with_for_update()
+_FIELDS_OF = sa.select(t.field.c.id, t.field.c.dataset_id, t.field.c.name, t.field.c.type, t.field.c.description).where(t.field.c.dataset_id.in_(_in("ids")))
+_RETYPE_FIELD = t.field.update().where(t.field.c.id == sa.bindparam("b_id")).values(type=sa.bindparam("type"), description=sa.bindparam("description"))
+_VERSIONS_OF_RUNS = sa.select(t.dataset_version.c.id, t.dataset_version.c.dataset_id, t.dataset_version.c.run_id, t.dataset_version.c.status).where(
+    t.dataset_version.c.run_id.in_(_in("run_ids"))
+)
+_LINK_OUTPUT_VERSION = (
+    t.run_io.update()
+    .where(t.run_io.c.run_id == sa.bindparam("b_run"), t.run_io.c.dataset_id == sa.bindparam("b_ds"), t.run_io.c.direction == "out")
+    .values(version_id=sa.bindparam("b_version"))
+)
+_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def _insert_new(conn: Connection, table: sa.Table, *unique: str) -> Any:
+    """INSERT ... ON CONFLICT DO NOTHING for this dialect, built once per table."""
+    key = (conn.dialect.name, table.name, unique)
+    stmt = _INSERTS.get(key)
+    if stmt is None:
+        stmt = _INSERTS[key] = insert(conn, table).on_conflict_do_nothing(index_elements=list(unique) or None)
+    return stmt
+
+
+_VERSIONS_BY_FINGERPRINT = sa.select(t.dataset_version.c.id, t.dataset_version.c.dataset_id, t.dataset_version.c.fingerprint).where(
+    t.dataset_version.c.fingerprint.in_(sa.bindparam("fingerprints", expanding=True))
+)
+_UPDATE_DATASET_FACETS = (
+    t.dataset.update()
+    .where(t.dataset.c.id == sa.bindparam("b_id"))
+    .values(facets=sa.bindparam("facets"), facet_keys=sa.bindparam("facet_keys"), updated_at=sa.bindparam("updated_at"))
+)
+_UPDATE_DATASET_FACET_KEYS = (
+    t.dataset.update()
+    .where(t.dataset.c.id == sa.bindparam("b_id"))
+    .values(facet_keys=sa.bindparam("facet_keys"), updated_at=sa.bindparam("updated_at"))
+)
 
 
 def _schema(d: DatasetFacts) -> str | None:
     return dumps([[x.name, x.type] for x in d.fields]) if d.fields else None
+
+
+_TAKE_SEQ = (
+    t.sequence.update()
+    .where(t.sequence.c.name == sa.bindparam("b_name"))
+    .values(value=t.sequence.c.value + sa.bindparam("count"))
+    .returning(t.sequence.c.value)
+)
 
 
 def next_seq(conn: Connection, name: str = "version", count: int = 1) -> int:
@@ -557,10 +622,8 @@ def next_seq(conn: Connection, name: str = "version", count: int = 1) -> int:
 
     The row lock serialises publishers, so publication order equals commit order.
     """
-    row = conn.execute(sa.select(t.sequence.c.value).where(t.sequence.c.name == name).with_for_update()).first()
-    if row is None:
-        conn.execute(insert(conn, t.sequence).values(name=name, value=0).on_conflict_do_nothing(index_elements=["name"]))
-        row = conn.execute(sa.select(t.sequence.c.value).where(t.sequence.c.name == name).with_for_update()).one()
-    value = row.value + count
-    conn.execute(t.sequence.update().where(t.sequence.c.name == name).values(value=value))
+    value = conn.execute(_TAKE_SEQ, {"b_name": name, "count": count}).scalar()
+    if value is None:  # the counter's first use
+        conn.execute(_insert_new(conn, t.sequence, "name"), {"name": name, "value": 0})
+        value = conn.execute(_TAKE_SEQ, {"b_name": name, "count": count}).scalar_one()
     return value

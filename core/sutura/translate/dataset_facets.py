@@ -11,14 +11,22 @@ from sutura.errors import InvalidEvent
 from sutura.translate.registry import facet, objects, opt, req
 
 
-def _flatten_fields(fields: list[Any], path: str, prefix: str = "") -> list[FieldFact]:
-    out: list[FieldFact] = []
-    for here, item in objects(fields, path):
-        name = req(item, "name", str, here)
-        out.append(FieldFact(prefix + name, opt(item, "type", str, here), opt(item, "description", str, here)))
-        nested = opt(item, "fields", list, here)
+def _flatten_fields(fields: list[Any], path: str, prefix: str = "", out: list[FieldFact] | None = None) -> list[FieldFact]:
+    """Nested fields flattened to dotted names. Schemas arrive on most events, so the
+    well-formed case builds no path strings; a bad field is re-read to name it."""
+    out = [] if out is None else out
+    for i, item in enumerate(fields):
+        if not isinstance(item, dict):
+            raise InvalidEvent(f"{path}[{i}]", f"must be an object, got {type(item).__name__}")
+        name, kind, description = item.get("name"), item.get("type"), item.get("description")
+        if type(name) is not str or not (kind is None or type(kind) is str) or not (description is None or type(description) is str):
+            here = f"{path}[{i}]"
+            name, kind, description = req(item, "name", str, here), opt(item, "type", str, here), opt(item, "description", str, here)
+        out.append(FieldFact(prefix + name, kind, description))
+        nested = item.get("fields")
         if nested:
-            out.extend(_flatten_fields(nested, f"{here}.fields", f"{prefix}{name}."))
+            nested = opt(item, "fields", list, f"{path}[{i}]")
+            _flatten_fields(nested, f"{path}[{i}].fields", f"{prefix}{name}.", out)
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
@@ -93,4 +94,11 @@ class Facts:
     datasets: list[DatasetFacts] = field(default_factory=list)  # DatasetEvent
 
     def all_datasets(self) -> list[DatasetFacts]:
+        """Inputs, outputs and a DatasetEvent's dataset; the store reads, never edits, them."""
         return [*self.inputs, *self.outputs, *self.datasets]
+
+    @cached_property
+    def facet_key(self) -> str:
+        """The ordering key of this event's facets: newest eventTime wins, then rank, then key."""
+        rank = self.event.event_type.rank if self.event.event_type else 0
+        return f"{self.event.time_key}|{rank}|{self.event.key}"

@@ -45,16 +45,19 @@ _TYPE_NAMES = {str: "a string", int: "an integer", bool: "a boolean", list: "a l
 
 def req(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str) -> Any:
     """The required field ``key`` of ``obj``, of type ``kind``; else InvalidEvent at ``path.key``."""
-    if key not in obj or obj[key] is None:
+    value = obj.get(key)
+    if value is None:
         raise InvalidEvent(f"{path}.{key}", "required")
-    return _typed(obj[key], kind, f"{path}.{key}")
+    if type(value) is kind:  # the common case, without building the path
+        return value
+    return _typed(value, kind, f"{path}.{key}")
 
 
 def opt(obj: dict[str, Any], key: str, kind: type | tuple[type, ...], path: str) -> Any:
     """The optional field ``key``, or None; a present value of the wrong type is an error."""
     value = obj.get(key)
-    if value is None:
-        return None
+    if value is None or type(value) is kind:
+        return value
     return _typed(value, kind, f"{path}.{key}")
 
 

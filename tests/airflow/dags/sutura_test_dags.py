@@ -116,17 +116,39 @@ def reads_quarantined():
         _count("waits_healed", ti.try_number)
         raise ValueError("orders looks incomplete")
 
-    @task(retries=1, retry_delay=timedelta(seconds=0), inlets=[inlet], retry_policy=SuturaRetryPolicy(max_delay=1))
-    def waits_by_retrying(ti=None):
+    @task(retries=1, retry_delay=timedelta(seconds=0), inlets=[inlet], retry_policy=SuturaRetryPolicy(max_delay=1, max_waits=2))
+    def waits_with_retry_policy(ti=None):
         _count("waits_policy", ti.try_number)
         raise ValueError("orders looks incomplete")
 
     waits_without_spending_tries()
-    waits_by_retrying()
+    waits_with_retry_policy()
+
+
+@dag(dag_id="sutura_waits_for_release", schedule=None, start_date=START, catchup=False)
+def waits_for_release():
+    """A task reading ``orders`` that fails while a batch of it is held, under ``SuturaRetryPolicy``
+    alone: the engine says WAIT, so it is rescheduled (no try spent) until the batch is released."""
+    from openlineage.client.event_v2 import Dataset as OLDataset
+
+    orders = duckdb_dataset(WAREHOUSE, "orders")
+
+    @task(retries=1, retry_delay=timedelta(seconds=0), inlets=[OLDataset(namespace=orders.namespace, name=orders.name)], retry_policy=SuturaRetryPolicy(max_waits=30))
+    def report_orders(ti=None):
+        from sutura_airflow.guard import quarantines
+
+        _count("report_orders", ti.try_number)
+        held = quarantines([orders])
+        if held:
+            raise ValueError(f"orders is incomplete: {held[0]}")
+        return "orders complete"
+
+    report_orders()
 
 
 retry_scenarios()
 wap_orders()
 reads_quarantined()
+waits_for_release()
 orders_report()
 wait_for_orders()
