@@ -8,6 +8,7 @@ transient source failure, a source outage (the causal chain across tools), a bad
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -16,4 +17,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "estate"))
 from sutura_estate.driver import main  # noqa: E402
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    # Everything is written and printed. Skip the interpreter's teardown: DuckDB's
+    # bindings report the module objects still alive then as "leaked", which is noise
+    # after a demo (SQLite keeps what was committed; the next open replays its WAL).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code or 0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import weakref
@@ -92,17 +93,32 @@ _SAFETY_NET_PAGES = 10_000
 _CHECKPOINT_EVERY = 1.0  # seconds
 
 
+_RUNNING: weakref.WeakSet[_Checkpointer] = weakref.WeakSet()
+
+
+@atexit.register
+def _stop_checkpointers() -> None:
+    """Let every checkpoint thread end before the interpreter tears down its modules."""
+    running = list(_RUNNING)
+    for checkpointer in running:
+        checkpointer.stop()
+    for checkpointer in running:
+        checkpointer._thread.join(timeout=5)
+
+
 class _Checkpointer:
     """Copies the WAL into the database file every second, passively: it never blocks a
     writer, and a checkpoint that cannot finish now finishes on a later round."""
 
     def __init__(self, engine: sa.Engine):
         self._stopped = threading.Event()
-        ref = weakref.ref(engine)
-        threading.Thread(target=self._run, args=(ref,), name="sutura-wal-checkpoint", daemon=True).start()
+        self._thread = threading.Thread(target=self._run, args=(weakref.ref(engine),), name="sutura-wal-checkpoint", daemon=True)
+        self._thread.start()
+        _RUNNING.add(self)
 
     def stop(self) -> None:
         self._stopped.set()
+        _RUNNING.discard(self)
 
     def _run(self, ref: weakref.ref[sa.Engine]) -> None:
         while not self._stopped.wait(_CHECKPOINT_EVERY):

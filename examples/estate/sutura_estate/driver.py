@@ -122,7 +122,12 @@ def main(argv: list[str] | None = None) -> int:
         echo(f"\nSummary ({total:.0f}s: Airflow {estate.timings['airflow']:.0f}s, dbt {estate.timings['dbt']:.0f}s, Dagster {estate.timings['dagster']:.0f}s)")
         for line in report["summary"]:
             echo("  " + line)
-        echo(f"\nEverything Sutura decided: sutura --db {estate.db_url} decisions   (and: sutura --db ... explain {estate.features.id})")
-    if not (args.keep or args.workdir) and code == 0:
+    kept = args.keep or args.workdir or code != 0
+    if not args.json:
+        if kept:
+            echo(f"\nEverything Sutura decided: sutura --db {estate.db_url} decisions   (and: sutura --db ... explain {estate.features.id})")
+        else:
+            echo("\nThe estate's folder is removed; run with --keep (or --workdir DIR) to look into its store with `sutura --db ... decisions`.")
+    if not kept:
         shutil.rmtree(workdir, ignore_errors=True)
     return code
