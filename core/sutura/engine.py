@@ -222,7 +222,13 @@ class Engine:
         return self.read(lambda conn: show(conn, reader.resolve(conn, node_ref(node))))
 
     def _dataset_id(self, conn: Connection, dataset: NodeRef) -> int:
-        found = reader.resolve(conn, node_ref(dataset) if not isinstance(dataset, DatasetVersion) else dataset.dataset.id)
+        if isinstance(dataset, DatasetVersion):
+            dataset = dataset.dataset
+        if isinstance(dataset, Dataset):  # its exact name: one lookup, no node id splits to try
+            found_id = reader.dataset_by_name(conn, dataset.namespace, dataset.name)
+            if found_id is not None:
+                return found_id
+        found = reader.resolve(conn, node_ref(dataset))
         if found.kind != "dataset":
             raise NotFound(f"{found.node_id} is not a dataset")
         return found.id
@@ -260,13 +266,9 @@ class Engine:
         return settle(self, version, reason, by=by, release=False)
 
     def last_published(self, dataset: NodeRef) -> Staleness:
-        from sutura.policies.quarantine import dataset_of, last_published
+        from sutura.policies.quarantine import last_published
 
-        def q(conn: Connection) -> Staleness:
-            found = dataset_of(conn, dataset)  # a Dataset by its exact name: one lookup
-            return last_published(conn, self._dataset_id(conn, dataset)) if found is None else last_published(conn, *found)
-
-        return self.read(q)
+        return self.read(lambda conn: last_published(conn, self._dataset_id(conn, dataset)))
 
     def changes(self, since: str | None = None, *, datasets: Sequence[NodeRef] | None = None, limit: int = 1000) -> tuple[list[Change], str]:
         from sutura.policies.change import changes

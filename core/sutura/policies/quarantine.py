@@ -20,14 +20,14 @@ from sqlalchemy.engine import Connection
 from sutura.api import Staleness
 from sutura.errors import NotFound, SuturaError
 from sutura.hookspecs import hookimpl
-from sutura.ontology import Action, CheckResult, Dataset, DatasetVersion, Decision, VersionStatus, version_id
+from sutura.ontology import Action, CheckResult, Dataset, Decision, VersionStatus, version_id
 from sutura.plugins import notify
 from sutura.store import reader
 from sutura.store import schema as t
-from sutura.store.db import dumps, insert
+from sutura.store.db import dumps, insert_new
 from sutura.store.writer import next_seq
 
-__all__ = ["dataset_of", "decide_checks", "last_published", "settle"]
+__all__ = ["decide_checks", "last_published", "settle"]
 
 POLICY = "sutura.quarantine"
 _LIVE = (VersionStatus.PUBLISHED.value, VersionStatus.RELEASED.value)
@@ -71,7 +71,6 @@ _HELD_SINCE = (
     )
     .order_by(_V.c.created_at)
 )
-_INSERT_CHECKS: dict[str, Any] = {}  # dialect name -> INSERT .. ON CONFLICT DO NOTHING
 
 
 def decide_checks(
@@ -200,15 +199,7 @@ def _store_results(conn: Connection, ds_id: int, version_id: int, run_id: str | 
             }
         )
     if rows:
-        conn.execute(_insert_checks(conn), rows)
-
-
-def _insert_checks(conn: Connection) -> Any:
-    """INSERT of check results that skips ones already stored (built once per dialect)."""
-    found = _INSERT_CHECKS.get(conn.dialect.name)
-    if found is None:
-        found = _INSERT_CHECKS[conn.dialect.name] = insert(conn, t.check_result).on_conflict_do_nothing(index_elements=["check_key"])
-    return found
+        conn.execute(insert_new(conn, t.check_result, "check_key"), rows)
 
 
 def _set_status(conn: Connection, version_id: int, status: VersionStatus, now: datetime, *, publish: bool) -> None:
@@ -269,11 +260,11 @@ def _find_quarantined(conn: Connection, ref: str) -> tuple[Any, Dataset]:
     return row, reader.to_dataset(reader.dataset_row(conn, node.id))
 
 
-def last_published(conn: Connection, ds_id: int, ds: Dataset | None = None) -> Staleness:
+def last_published(conn: Connection, ds_id: int) -> Staleness:
     """The dataset's last published (or released) version, the newer ones held back, and how stale it is."""
     from sutura.engine import now_utc
 
-    ds = ds or _dataset_named(conn, ds_id)
+    ds = _dataset_named(conn, ds_id)
     live = conn.execute(_LIVE_VERSION, {"b_dataset": ds_id}).first()
     if live is None:
         held = conn.execute(_HELD_VERSIONS, {"b_dataset": ds_id}).all()
@@ -287,19 +278,6 @@ def last_published(conn: Connection, ds_id: int, ds: Dataset | None = None) -> S
     elif live is not None:
         stale = 0.0
     return Staleness(ds, reader.to_version(live, ds) if live is not None else None, published_at, stale, quarantined)
-
-
-def dataset_of(conn: Connection, dataset: Any) -> tuple[int, Dataset | None] | None:
-    """``(canonical id, Dataset or None when it is an alias)`` of a Dataset (or a
-    DatasetVersion's) found by its exact name in one lookup; None when not found so."""
-    if isinstance(dataset, DatasetVersion):
-        dataset = dataset.dataset
-    if not isinstance(dataset, Dataset):
-        return None
-    row = conn.execute(_DATASET, {"b_namespace": dataset.namespace, "b_name": dataset.name}).first()
-    if row is None:
-        return None
-    return (row.id, Dataset(row.namespace, row.name)) if row.canonical_id is None else (row.canonical_id, None)
 
 
 def _aware(value: datetime) -> datetime:

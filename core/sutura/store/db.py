@@ -17,7 +17,7 @@ from sutura.errors import StoreError
 from sutura.events import canonical_json
 from sutura.store.schema import migrate
 
-__all__ = ["READ_ONLY", "dumps", "insert", "loads", "open_store"]
+__all__ = ["READ_ONLY", "dumps", "insert", "insert_new", "loads", "open_store"]
 
 log = logging.getLogger("sutura")
 READ_ONLY = "sutura_read_only"  # execution option of connections that only read
@@ -30,6 +30,19 @@ loads = orjson.loads  # what dumps wrote; orjson for speed on the ingest path
 def insert(conn: sa.Connection, table: sa.Table) -> Any:
     """An INSERT that supports ``on_conflict_do_nothing`` / ``on_conflict_do_update``."""
     return (postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert)(table)
+
+
+_INSERTS_NEW: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+def insert_new(conn: sa.Connection, table: sa.Table, *unique: str) -> Any:
+    """INSERT ... ON CONFLICT (``unique``) DO NOTHING, built once per table and dialect:
+    building a statement costs more than SQLite takes to run it."""
+    key = (conn.dialect.name, table.name, unique)
+    stmt = _INSERTS_NEW.get(key)
+    if stmt is None:
+        stmt = _INSERTS_NEW[key] = insert(conn, table).on_conflict_do_nothing(index_elements=list(unique) or None)
+    return stmt
 
 
 def open_store(url: str, *, pool_size: int = 5) -> sa.Engine:

@@ -21,7 +21,7 @@ from sutura.errors import NotFound
 from sutura.ontology import Dataset, DatasetVersion, Job, Run, RunState, VersionStatus, parse_node_id
 from sutura.store import schema as t
 
-__all__ = ["Node", "dataset_row", "find", "lineage", "resolve", "run_of", "runs_of", "to_dataset", "to_job", "versions_of"]
+__all__ = ["Node", "dataset_by_name", "dataset_row", "find", "lineage", "resolve", "run_of", "runs_of", "to_dataset", "to_job", "versions_of"]
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def find(conn: Connection, kind: str, rest: str) -> int | None:
     splits = [(rest[:i], rest[i + 1 :]) for i, ch in enumerate(rest) if ch == ":"]
     for ns, nm in reversed(splits):
         if kind == "dataset":
-            found = _dataset_by_name(conn, ns, nm)
+            found = dataset_by_name(conn, ns, nm)
         else:
             found = conn.execute(sa.select(t.job.c.id).where(t.job.c.namespace == ns, t.job.c.name == nm)).scalar()
         if found is not None:
@@ -73,10 +73,14 @@ def find(conn: Connection, kind: str, rest: str) -> int | None:
     return None
 
 
-def _dataset_by_name(conn: Connection, namespace: str, name: str) -> int | None:
-    row = conn.execute(
-        sa.select(t.dataset.c.id, t.dataset.c.canonical_id).where(t.dataset.c.namespace == namespace, t.dataset.c.name == name)
-    ).first()
+_DATASET_BY_NAME = sa.select(t.dataset.c.id, t.dataset.c.canonical_id).where(
+    t.dataset.c.namespace == sa.bindparam("namespace"), t.dataset.c.name == sa.bindparam("name")
+)
+
+
+def dataset_by_name(conn: Connection, namespace: str, name: str) -> int | None:
+    """The canonical id of the dataset named exactly so (an alias resolves to its canonical)."""
+    row = conn.execute(_DATASET_BY_NAME, {"namespace": namespace, "name": name}).first()
     return None if row is None else (row.canonical_id or row.id)
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 from sutura.ontology import RunState, VersionStatus
 from sutura.store import identity
 from sutura.store import schema as t
-from sutura.store.db import dumps, insert, loads
+from sutura.store.db import dumps, insert_new, loads
 from sutura.translate import run_facts
 from sutura.translate.model import DatasetFacts, Facts
 
@@ -152,7 +152,7 @@ class Writer:
         events = [f for k, f in unique.items() if k not in held]
         if events:
             conn.execute(
-                _insert_new(conn, t.raw_event, "event_key"),
+                insert_new(conn, t.raw_event, "event_key"),
                 [
                     {
                         "event_key": f.event.key,
@@ -191,7 +191,7 @@ class Writer:
             if table is t.dataset:
                 for row in rows:
                     row["is_primary"] = (row["namespace"], row["name"]) in (primary or set())
-            conn.execute(_insert_new(conn, table, "namespace", "name"), rows)
+            conn.execute(insert_new(conn, table, "namespace", "name"), rows)
             fetch(missing)
         return found
 
@@ -280,7 +280,7 @@ class Writer:
             else:
                 updates.append({"b_run_id": row.run_id, **values})
         if inserts:
-            conn.execute(_insert_new(conn, t.run, "run_id"), inserts)
+            conn.execute(insert_new(conn, t.run, "run_id"), inserts)
         if updates:
             conn.execute(_UPDATE_RUN, updates)
 
@@ -361,7 +361,7 @@ class Writer:
                 existing[(r.dataset_id, r.name)] = r
         new = [{"dataset_id": k[0], "name": k[1], "type": v[0], "description": v[1]} for k, v in wanted.items() if k not in existing]
         if new:
-            conn.execute(_insert_new(conn, t.field, "dataset_id", "name"), new)
+            conn.execute(insert_new(conn, t.field, "dataset_id", "name"), new)
         retyped = [
             {"b_id": existing[(ds_id, fld.name)].id, "type": fld.type, "description": fld.description or existing[(ds_id, fld.name)].description}
             for ds_id, d in schema_winners.items()
@@ -383,7 +383,7 @@ class Writer:
             for ds_id, e in lineage
         }
         conn.execute(
-            _insert_new(conn, t.field_lineage, "field_id", "source_field_id"),
+            insert_new(conn, t.field_lineage, "field_id", "source_field_id"),
             [{"field_id": a, "source_field_id": b, "transformations": tr} for (a, b), tr in rows.items()],
         )
 
@@ -401,9 +401,9 @@ class Writer:
                 if f.run is not None:
                     run_io.add((f.run.run_id, ds_ids[(d.namespace, d.name)], direction))
         if job_io:
-            conn.execute(_insert_new(conn, t.job_io), [{"job_id": j, "dataset_id": d, "direction": x} for j, d, x in sorted(job_io)])
+            conn.execute(insert_new(conn, t.job_io), [{"job_id": j, "dataset_id": d, "direction": x} for j, d, x in sorted(job_io)])
         if run_io:
-            conn.execute(_insert_new(conn, t.run_io), [{"run_id": r, "dataset_id": d, "direction": x} for r, d, x in sorted(run_io)])
+            conn.execute(insert_new(conn, t.run_io), [{"run_id": r, "dataset_id": d, "direction": x} for r, d, x in sorted(run_io)])
 
     # -- versions and checks -----------------------------------------------------------------
     def _versions(self, conn: Connection, events: list[Facts], ids: dict[tuple[str, str], int]) -> dict[tuple[str, int], int]:
@@ -474,7 +474,7 @@ class Writer:
                 r["seq"] = first + i
             if fresh:
                 conn.execute(
-                    _insert_new(conn, v, "dataset_id", "fingerprint"),
+                    insert_new(conn, v, "dataset_id", "fingerprint"),
                     [{k: val for k, val in r.items() if k != "_event"} | {"seq": r.get("seq")} for r in fresh],
                 )
             found = self._version_ids(conn, new_rows)
@@ -542,7 +542,7 @@ class Writer:
                         "created_at": f.event.event_time,
                     }
         if rows:
-            conn.execute(_insert_new(conn, t.check_result, "check_key"), list(rows.values()))
+            conn.execute(insert_new(conn, t.check_result, "check_key"), list(rows.values()))
 
 
 # Statements built once: building a statement costs more than SQLite takes to run it.
@@ -578,18 +578,6 @@ _LINK_OUTPUT_VERSION = (
     .where(t.run_io.c.run_id == sa.bindparam("b_run"), t.run_io.c.dataset_id == sa.bindparam("b_ds"), t.run_io.c.direction == "out")
     .values(version_id=sa.bindparam("b_version"))
 )
-_INSERTS: dict[tuple[str, str, tuple[str, ...]], Any] = {}
-
-
-def _insert_new(conn: Connection, table: sa.Table, *unique: str) -> Any:
-    """INSERT ... ON CONFLICT DO NOTHING for this dialect, built once per table."""
-    key = (conn.dialect.name, table.name, unique)
-    stmt = _INSERTS.get(key)
-    if stmt is None:
-        stmt = _INSERTS[key] = insert(conn, table).on_conflict_do_nothing(index_elements=list(unique) or None)
-    return stmt
-
-
 _VERSIONS_BY_FINGERPRINT = sa.select(t.dataset_version.c.id, t.dataset_version.c.dataset_id, t.dataset_version.c.fingerprint).where(
     t.dataset_version.c.fingerprint.in_(sa.bindparam("fingerprints", expanding=True))
 )
@@ -624,6 +612,6 @@ def next_seq(conn: Connection, name: str = "version", count: int = 1) -> int:
     """
     value = conn.execute(_TAKE_SEQ, {"b_name": name, "count": count}).scalar()
     if value is None:  # the counter's first use
-        conn.execute(_insert_new(conn, t.sequence, "name"), {"name": name, "value": 0})
+        conn.execute(insert_new(conn, t.sequence, "name"), {"name": name, "value": 0})
         value = conn.execute(_TAKE_SEQ, {"b_name": name, "count": count}).scalar_one()
     return value
