@@ -183,11 +183,19 @@ class EngineAPI(Protocol):
         run_id: str | None = None,
         fingerprint: str | None = None,
         row_count: int | None = None,
+        defer_publish: bool = False,
     ) -> Decision:
         """publish | quarantine a new version of ``dataset`` given its check results.
 
         ``fingerprint`` identifies the audited content (a plugin hashes what it wrote);
         without it the version written by ``run_id`` (or the latest pending one) is used.
+
+        ``defer_publish=True`` is for a plugin that writes production after asking (swap,
+        rename, store): a PUBLISH is recorded with outcome ``pending_publish`` and the
+        version is not published yet (``last_published`` and ``changes`` do not show it)
+        until ``record_outcome(decision.id, "published")`` after the write, or
+        ``record_outcome(decision.id, "failed_write")`` when it failed. A QUARANTINE is
+        the same either way.
         """
 
     def release(self, version: NodeRef, reason: str, *, by: str | None = None) -> Decision:
@@ -215,4 +223,11 @@ class EngineAPI(Protocol):
         """The audit trail, newest first."""
 
     def record_outcome(self, decision_id: str, outcome: str) -> None:
-        """Tell the engine how a decision turned out (``succeeded``, ``failed``...): it learns from it."""
+        """Tell the engine how a decision turned out (``succeeded``, ``failed``...): it learns from it.
+
+        For a PUBLISH decided with ``on_checks(..., defer_publish=True)``: ``published``
+        (production holds the version: it is published, a change appears) or
+        ``failed_write`` (the write failed: the version is marked failed_write, nothing is
+        announced). Saying it twice is harmless; ``published`` about any other decision,
+        or contradicting an outcome already settled, raises SuturaError.
+        """

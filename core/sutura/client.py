@@ -121,8 +121,9 @@ class RemoteEngine:
         run_id: str | None = None,
         fingerprint: str | None = None,
         row_count: int | None = None,
+        defer_publish: bool = False,
     ) -> Decision:
-        body = {
+        body: dict[str, Any] = {
             "dataset": _ref(dataset),
             "results": [
                 {"assertion": r.assertion, "success": r.success, "field": r.field, "source": r.source, "observed": r.observed, "message": r.message}
@@ -132,6 +133,8 @@ class RemoteEngine:
             "fingerprint": fingerprint,
             "row_count": row_count,
         }
+        if defer_publish:  # settled by record_outcome (POST /api/v1/decisions/{id}/outcome)
+            body["defer_publish"] = True
         return self._parse(codec.decision_from_json, self._call("POST", "/api/v1/checks", json=body))
 
     def release(self, version: NodeRef, reason: str, *, by: str | None = None) -> Decision:

@@ -2,7 +2,9 @@
 
 Outcomes close the loop: a retry that was followed by a successful run is
 ``succeeded``, one followed by another failure ``failed``; a quarantine later
-``released`` or ``discarded``. The retry policy reads them back as history.
+``released`` or ``discarded``; a publish decided with ``defer_publish`` is
+``pending_publish`` until the plugin says ``published`` or ``failed_write``. The retry
+policy reads them back as history.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from sutura.ontology import Action, Decision, Diagnosis, FailureKind
 from sutura.store import schema as t
 from sutura.store.db import dumps
 
-__all__ = ["list_decisions", "record", "record_outcome", "signature_history"]
+__all__ = ["get", "list_decisions", "record", "record_outcome", "signature_history"]
 
 _INSERT = t.decision.insert()  # built once: every decision is recorded with it
 
@@ -70,6 +72,15 @@ def record_outcome(conn: Connection, decision_id: str, outcome: str, now: dateti
     )
     if updated.rowcount == 0:
         raise NotFound(f"no decision {decision_id!r}")
+
+
+def get(conn: Connection, decision_id: str, *, lock: bool = False) -> Decision:
+    """One decision by id; ``lock`` holds its row until the transaction ends (to settle it)."""
+    q = sa.select(t.decision).where(t.decision.c.id == decision_id)
+    row = conn.execute(q.with_for_update() if lock else q).first()
+    if row is None:
+        raise NotFound(f"no decision {decision_id!r}")
+    return _to_decision(row)
 
 
 def _to_decision(row: Any) -> Decision:

@@ -250,10 +250,13 @@ class Engine:
         run_id: str | None = None,
         fingerprint: str | None = None,
         row_count: int | None = None,
+        defer_publish: bool = False,
     ) -> Decision:
         from sutura.policies.quarantine import decide_checks
 
-        return decide_checks(self, dataset, results, run_id=run_id, fingerprint=fingerprint, row_count=row_count)
+        return decide_checks(
+            self, dataset, results, run_id=run_id, fingerprint=fingerprint, row_count=row_count, defer_publish=defer_publish
+        )
 
     def release(self, version: NodeRef, reason: str, *, by: str | None = None) -> Decision:
         from sutura.policies.quarantine import settle
@@ -308,7 +311,11 @@ class Engine:
 
     def record_outcome(self, decision_id: str, outcome: str) -> None:
         from sutura.decisions import record_outcome
+        from sutura.policies.quarantine import PUBLISH_OUTCOMES, settle_publish
 
+        if outcome in PUBLISH_OUTCOMES:  # settles a deferred publish (see on_checks)
+            settle_publish(self, decision_id, outcome)
+            return
         self.transaction(lambda conn: record_outcome(conn, decision_id, outcome, now_utc()))
 
 

@@ -90,7 +90,8 @@ def sutura_decide_publish(dataset: Dataset, results: Sequence[CheckResult], cont
 
     :param context: ``version`` (the version node id), ``anomalies`` (baseline findings:
         volume, freshness, null rate, schema change), ``require_checks`` setting.
-    :return: a Decision with action ``publish`` or ``quarantine``, or ``None`` to defer.
+    :return: a Decision with action ``publish`` or ``quarantine`` about ``context["version"]``
+        (a publish the caller deferred must be), or ``None`` to defer to the next plugin.
     """
 
 
@@ -117,6 +118,9 @@ def sutura_run_target(job: Job) -> tuple[str, str] | None:
 @hookspec
 def sutura_decision_made(decision: Decision, engine: EngineAPI) -> None:
     """Called after every Decision is recorded (retry, fail, quarantine, release...).
+
+    A publish decided with ``defer_publish`` is notified once its write is reported,
+    with ``outcome`` ``published`` or ``failed_write``.
 
     For notifications (chat, paging, tickets). Exceptions are logged and ignored.
     """

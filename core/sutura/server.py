@@ -5,6 +5,11 @@ OpenLineage HTTP transport sends), Marquez-shaped lineage reads, and the engine'
 decisions. Malformed input is always a 4xx naming the field, never a 5xx; bodies
 over ``server.max_body_bytes`` are refused with 413 before they are read whole.
 
+Two-phase publish: ``POST /api/v1/checks`` with ``"defer_publish": true`` records a
+PUBLISH without publishing the version; ``POST /api/v1/decisions/{id}/outcome`` with
+``{"outcome": "published"}`` (or ``"failed_write"``) settles it, both with scope
+``decide``; a refused report (not a deferred publish, a contradiction) is a 409.
+
 Auth: with ``server.tokens`` configured (``{token: [scopes]}``), every endpoint but
 ``/healthz`` needs ``Authorization: Bearer <token>``: 401 without a known token, 403
 when the token lacks the endpoint's scope (``ingest``, ``decide``, ``read``; ``admin``
@@ -287,8 +292,13 @@ def create_app(engine: Engine | None = None, settings: config.Settings | None = 
         row_count = body.get("row_count")
         if row_count is not None and (isinstance(row_count, bool) or not isinstance(row_count, int)):
             raise InvalidEvent("row_count", "must be an integer")
+        defer = body.get("defer_publish", False)
+        if not isinstance(defer, bool):
+            raise InvalidEvent("defer_publish", "must be true or false")
         decision = await run_in_threadpool(
-            lambda: eng.on_checks(dataset, results, run_id=body.get("run_id"), fingerprint=body.get("fingerprint"), row_count=row_count)
+            lambda: eng.on_checks(
+                dataset, results, run_id=body.get("run_id"), fingerprint=body.get("fingerprint"), row_count=row_count, defer_publish=defer
+            )
         )
         return codec.decision_to_json(decision)
 

@@ -10,23 +10,38 @@ declared check passed but the version breaks its baseline.
 A failed blocking check fails the step after its output was stored: Dagster runs nothing
 downstream of it in that run, and :class:`~sutura_dagster.SuturaIOManager` keeps serving
 the last published version to later runs until the quarantine is released.
+
+The value is stored after the engine decided. When the asset's IO manager is a
+:class:`~sutura_dagster.SuturaIOManager`, the engine is asked with ``defer_publish=True``
+and the IO manager reports the write (``published`` once stored, ``failed_write`` if
+storing raised), so the change feed never names a version the store does not hold. With
+any other IO manager the PUBLISH takes effect at once, as nothing would report the write.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
 
 from sutura_dagster.checks import Check, CheckOutcome
 from sutura_dagster.content import content_fingerprint, row_count
 from sutura_dagster.resource import UNAVAILABLE, engine_call, resource_engine
 
-__all__ = ["PUBLISH_CHECK", "audit", "check_specs", "stamp", "take_audited"]
+__all__ = ["PUBLISH_CHECK", "Audited", "audit", "check_specs", "stamp", "take_audited"]
 
 PUBLISH_CHECK = "sutura_publish"
 
-_AUDITED: dict[tuple[str, str, str], tuple[str, bool]] = {}  # (run, step, asset key) -> (fingerprint, audited)
+
+class Audited(NamedTuple):
+    """What the step knows of an output before the IO manager stores it."""
+
+    fingerprint: str
+    audited: bool  # the engine decided on it (checks ran)
+    settle: Callable[[str], None] | None = None  # reports the write of a deferred PUBLISH
+
+
+_AUDITED: dict[tuple[str, str, str], Audited] = {}  # (run, step, asset key) -> what the step knows
 _LOCK = threading.Lock()
 _MAX_REMEMBERED = 10_000
 
@@ -81,17 +96,23 @@ def audit(context: Any, result: Any, checks: Sequence[Check], *, resource_key: s
         for _, outcomes in evaluated
         for o in outcomes
     ]
+    resource = resource_engine(context, resource_key)
+    deferred = _stored_by_sutura(context, key)
     decision = engine_call(
-        resource_engine(context, resource_key),
+        resource,
         "on_checks",
         dataset,
         results,
         run_id=ident.run_id,
         fingerprint=fingerprint,
         row_count=rows,
+        defer_publish=deferred,
         context_log=context.log,
     )
-    _remember((context.run_id, ident.step_key, key.to_user_string()), fingerprint, True)
+    settle = None
+    if deferred and decision is not UNAVAILABLE and decision.action is sutura.Action.PUBLISH and decision.id:
+        settle = _settler(resource, decision, context.log)
+    _remember((context.run_id, ident.step_key, key.to_user_string()), Audited(fingerprint, True, settle))
 
     check_results = []
     for check, outcomes in evaluated:
@@ -158,20 +179,49 @@ def stamp(context: Any, result: Any) -> Any:
     except Exception:  # noqa: BLE001 - not a single-asset step: nothing to stamp
         return result
     fingerprint = content_fingerprint(result)
-    _remember((context.run_id, step_key, key.to_user_string()), fingerprint, False)
+    _remember((context.run_id, step_key, key.to_user_string()), Audited(fingerprint, False))
     return Output(result, data_version=DataVersion(fingerprint))
 
 
-def _remember(key: tuple[str, str, str], fingerprint: str, audited: bool) -> None:
+def _stored_by_sutura(context: Any, asset_key: Any) -> bool:
+    """Whether a SuturaIOManager stores this asset's value (so it can report the write)."""
+    from sutura_dagster.io_manager import SuturaIOManager
+
+    try:
+        io_key = context.assets_def.get_io_manager_key_for_asset_key(asset_key)
+        return isinstance(getattr(context.resources, io_key), SuturaIOManager)
+    except Exception:  # noqa: BLE001 - cannot tell: publish at once, as without a SuturaIOManager
+        return False
+
+
+def _settler(resource: Any, decision: Any, log: Any) -> Callable[[str], None]:
+    """Reports the write of a deferred PUBLISH; a failure to report only warns."""
+    import sutura
+
+    def settle(outcome: str) -> None:
+        try:
+            reported = engine_call(resource, "record_outcome", decision.id, outcome, context_log=log) is not UNAVAILABLE
+        except sutura.SuturaError:
+            reported = False
+        if not reported:
+            log.warning(
+                f"Sutura: could not report {outcome!r} for {decision.subject}; it stays unannounced "
+                f"(no change, not last published) until a later materialization publishes it"
+            )
+
+    return settle
+
+
+def _remember(key: tuple[str, str, str], known: Audited) -> None:
     with _LOCK:
-        _AUDITED[key] = (fingerprint, audited)
+        _AUDITED[key] = known
         while len(_AUDITED) > _MAX_REMEMBERED:  # outputs no SuturaIOManager collected
             _AUDITED.pop(next(iter(_AUDITED)))
 
 
-def take_audited(run_id: str, step_key: str, asset_key: str) -> tuple[str, bool] | None:
-    """``(fingerprint, audited)`` of this output, once: the IO manager then does not hash it again,
-    and publishes it only when no check audited it."""
+def take_audited(run_id: str, step_key: str, asset_key: str) -> Audited | None:
+    """What the step knows of this output, once: the IO manager then does not hash it again,
+    publishes it only when no check audited it, and reports the write of a deferred PUBLISH."""
     with _LOCK:
         return _AUDITED.pop((run_id, step_key, asset_key), None)
 

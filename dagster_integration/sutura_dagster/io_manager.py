@@ -4,8 +4,11 @@ On output it stores the value twice through the wrapped IO manager: where that I
 manager always puts it (so plain readers and the fallback path behave exactly as before)
 and under ``__sutura_versions__/<asset key>/<content fingerprint>``, so every version
 stays loadable. A value no ``@sutura_asset`` check audited is published to the engine
-as is (``engine.on_checks`` with no checks): its content version feeds the change
-sensor and reaches other tools' lineage.
+as is (``engine.on_checks`` with no checks, after it is stored): its content version
+feeds the change sensor and reaches other tools' lineage. A value the checks audited was
+decided with ``defer_publish=True``: once both copies are stored the IO manager reports
+``published`` (``failed_write`` if storing raised), and only then does the engine
+announce it.
 
 On input it asks the engine for the dataset's last published version
 (``engine.last_published``) and loads that version: while a newer one is quarantined,
@@ -22,7 +25,8 @@ versions whole datasets, not partitions).
 
 import copy
 import importlib
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Iterator
 
 from dagster import ConfigurableIOManager, IOManager, ResourceDependency
 from pydantic import Field
@@ -72,20 +76,23 @@ class SuturaIOManager(ConfigurableIOManager):
     # ------------------------------------------------------------------ output
 
     def handle_output(self, context: Any, obj: Any) -> None:
-        inner = self.io_manager
-        if obj is None or not context.has_asset_key or context.has_asset_partitions:
-            inner.handle_output(context, obj)
-            return
         from sutura_dagster.audit import take_audited
+
+        inner = self.io_manager
+        known = take_audited(context.run_id, context.step_key, context.asset_key.to_user_string()) if context.has_asset_key else None
+        if obj is None or not context.has_asset_key or context.has_asset_partitions:
+            with _reporting(known):
+                inner.handle_output(context, obj)
+            return
         from sutura_dagster.content import content_fingerprint, row_count
 
         key = context.asset_key
-        known = take_audited(context.run_id, context.step_key, key.to_user_string())
-        fingerprint = known[0] if known else content_fingerprint(obj)
-        inner.handle_output(_versioned(context, fingerprint), obj)
-        inner.handle_output(context, obj)
-        if known is not None and known[1]:
-            return  # audited: the checks already published or quarantined it
+        fingerprint = known.fingerprint if known else content_fingerprint(obj)
+        with _reporting(known):
+            inner.handle_output(_versioned(context, fingerprint), obj)
+            inner.handle_output(context, obj)
+        if known is not None and known.audited:
+            return  # audited: the checks already decided (a deferred PUBLISH is reported above)
         metadata: dict[str, Any] = {"sutura/fingerprint": fingerprint}
         if self.publish_unaudited:
             dataset = self._dataset(key, context.definition_metadata)
@@ -185,6 +192,20 @@ class SuturaIOManager(ConfigurableIOManager):
         from sutura_dagster.identity import asset_dataset
 
         return asset_dataset(key, metadata or {}, _load_translator(self.translator))
+
+
+@contextmanager
+def _reporting(known: Any) -> Iterator[None]:
+    """Report the write of a deferred PUBLISH: ``published`` once stored, ``failed_write`` if storing raised."""
+    if known is None or known.settle is None:
+        yield
+        return
+    try:
+        yield
+    except BaseException:
+        known.settle("failed_write")
+        raise
+    known.settle("published")
 
 
 def _versioned(context: Any, fingerprint: str) -> Any:

@@ -34,6 +34,9 @@ def _roundtrip(target: SqlTarget, db: sa.Engine, engine) -> None:
     target.write_audit_frame(db, pd.DataFrame({"id": [1, 2], "v": ["a", "b"]}))
     first = audit_and_publish(target, db, checks=CHECKS)
     assert first.action == "publish" and first.decided_by == "sutura"
+    assert engine.last_published(target.dataset).version.content_fingerprint == f"c:{first.fingerprint}"
+    assert [c.content_fingerprint for c in engine.changes()[0]] == [f"c:{first.fingerprint}"]
+    assert engine.decisions()[0].outcome == "published"
     target.write_audit_frame(db, pd.DataFrame({"id": [3, 3, None], "v": ["c", "d", "e"]}))
     second = audit_and_publish(target, db, checks=CHECKS)
     assert second.action == "quarantine" and set(second.failed_checks) == {"not_null(id)", "unique(id)"}
@@ -92,6 +95,29 @@ def test_parquet_file_target_publishes_by_rename(tmp_path, engine_at):
     decision = release_quarantined_file(path=str(path), reason="ok")
     assert decision.action is Action.RELEASE and path.read_bytes() != before
     assert FileTarget(path).quarantine_files() == []
+
+
+def test_a_failed_rename_leaves_the_last_published_file_version(tmp_path, engine_at):
+    """The rename onto the production path fails (a directory took its place): the engine
+    had deferred its PUBLISH, so the version becomes failed_write and nothing is announced."""
+    from sutura_airflow.quarantine.files import FileTarget
+    from sutura_airflow.quarantine.run import run_file_wap
+
+    path = tmp_path / "orders.parquet"
+    wap = dict(path=str(path), checks=[{"not_null": "id"}], gx_expectations=None, on_quarantine="fail", context=None)
+    first, _ = run_file_wap(data=pd.DataFrame({"id": [1, 2]}), **wap)
+    _, cursor = engine_at.changes()
+    assert engine_at.decisions()[0].outcome == "published" and cursor != "0"
+    path.unlink()
+    (path / "in_the_way").mkdir(parents=True)
+    with pytest.raises(OSError):
+        run_file_wap(data=pd.DataFrame({"id": [3, 4]}), **wap)
+    decision, _ = engine_at.decisions()
+    assert decision.action is Action.PUBLISH and decision.outcome == "failed_write"
+    dataset = FileTarget(path).dataset
+    assert engine_at.last_published(dataset).version.content_fingerprint == f"c:{first.fingerprint}"
+    assert [v.status.value for v in engine_at.versions(dataset)] == ["failed_write", "published"]
+    assert engine_at.changes(since=cursor) == ([], cursor)
 
 
 def test_engine_unreachable_decides_locally(tmp_path, monkeypatch):
@@ -181,7 +207,8 @@ def test_a_failed_swap_leaves_the_version_unpublished_duckdb(tmp_path, engine_at
 
 def test_a_failed_commit_marks_the_publish_decision(tmp_path, engine_at):
     """The swap is checked by the database only at COMMIT (a deferred foreign key): the engine
-    had said publish, so its Decision records that the write failed, and the task fails."""
+    had deferred its PUBLISH, so the version becomes failed_write, the last published version
+    stays, no change is announced, and the task fails."""
     url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
     db = open_engine(url)
     sa.event.listen(db, "connect", lambda dbapi_conn, _record: dbapi_conn.execute("PRAGMA foreign_keys = ON"))
@@ -193,7 +220,11 @@ def test_a_failed_commit_marks_the_publish_decision(tmp_path, engine_at):
             conn.exec_driver_sql(
                 "CREATE TABLE orders (id INTEGER, customer INTEGER REFERENCES customers (id) DEFERRABLE INITIALLY DEFERRED)"
             )
-            conn.exec_driver_sql("INSERT INTO orders VALUES (1, 1)")
+            conn.exec_driver_sql("CREATE TABLE orders__sutura_audit (id INTEGER, customer INTEGER)")
+            conn.exec_driver_sql("INSERT INTO orders__sutura_audit VALUES (1, 1)")
+        first = audit_and_publish(target, db, checks=CHECKS)
+        _, cursor = engine_at.changes()
+        with db.begin() as conn:
             conn.exec_driver_sql("CREATE TABLE orders__sutura_audit (id INTEGER, customer INTEGER)")
             conn.exec_driver_sql("INSERT INTO orders__sutura_audit VALUES (2, 99)")
         with pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"):
@@ -202,8 +233,86 @@ def test_a_failed_commit_marks_the_publish_decision(tmp_path, engine_at):
             assert conn.execute(sa.text("select id, customer from orders")).all() == [(1, 1)]
     finally:
         db.dispose()
-    (decision,) = engine_at.decisions()
-    assert decision.action is Action.PUBLISH and decision.outcome == "failed_write"
+    failed, published = engine_at.decisions()
+    assert (failed.action, failed.outcome, published.outcome) == (Action.PUBLISH, "failed_write", "published")
+    assert engine_at.last_published(target.dataset).version.content_fingerprint == f"c:{first.fingerprint}"
+    assert [v.status.value for v in engine_at.versions(target.dataset)] == ["failed_write", "published"]
+    assert engine_at.changes(since=cursor) == ([], cursor)
+
+
+def test_the_engine_announces_a_publish_only_after_the_commit(tmp_path, engine_at):
+    """Seen from inside the COMMIT of the swap: the engine still names the previous version
+    as last published and has no change for the new one; right after, it has both."""
+    url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    db = open_engine(url)
+    target = SqlTarget(url, "orders")
+    seen: list[tuple[str, int]] = []
+
+    def at_commit(_conn) -> None:
+        seen.append((engine_at.last_published(target.dataset).version.content_fingerprint, len(engine_at.changes()[0])))
+
+    try:
+        target.write_audit_frame(db, pd.DataFrame({"id": [1, 2], "v": ["a", "b"]}))
+        first = audit_and_publish(target, db, checks=CHECKS)
+        target.write_audit_frame(db, pd.DataFrame({"id": [3, 4], "v": ["c", "d"]}))
+        sa.event.listen(db, "commit", at_commit)
+        second = audit_and_publish(target, db, checks=CHECKS)
+    finally:
+        db.dispose()
+    assert second.action == "publish" and seen == [(f"c:{first.fingerprint}", 1)]
+    assert engine_at.last_published(target.dataset).version.content_fingerprint == f"c:{second.fingerprint}"
+    assert [c.content_fingerprint for c in engine_at.changes()[0]] == [f"c:{first.fingerprint}", f"c:{second.fingerprint}"]
+
+
+def test_a_publish_the_engine_cannot_hear_confirmed_only_warns(tmp_path, monkeypatch, caplog):
+    """Sutura (a real server) goes down between its PUBLISH and the COMMIT: production gets
+    the rows, the task succeeds with a warning, and the engine has announced nothing."""
+    import logging
+    import threading
+    import time
+
+    import uvicorn
+
+    from sutura.server import create_app
+    from tests.support._process import free_port
+
+    from sutura_airflow._engine import reset_engine
+
+    store = sutura.Engine(db_url=f"sqlite:///{tmp_path / 'sutura.db'}")
+    server = uvicorn.Server(uvicorn.Config(create_app(store), host="127.0.0.1", port=free_port(), log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    monkeypatch.setenv("SUTURA_URL", f"http://127.0.0.1:{server.config.port}")
+    reset_engine()
+
+    def sutura_goes_down(_conn) -> None:
+        server.should_exit = True
+        thread.join(10)
+
+    url = f"sqlite:///{tmp_path / 'wh.sqlite'}"
+    db = open_engine(url)
+    target = SqlTarget(url, "orders")
+    try:
+        target.write_audit_frame(db, pd.DataFrame({"id": [1, 2], "v": ["a", "b"]}))
+        sa.event.listen(db, "commit", sutura_goes_down, once=True)
+        with caplog.at_level(logging.WARNING, logger="sutura.airflow"):
+            result = audit_and_publish(target, db, checks=CHECKS)
+        with db.connect() as conn:
+            assert sorted(conn.execute(sa.text("select id from orders")).scalars()) == [1, 2]
+    finally:
+        db.dispose()
+        reset_engine()
+        server.should_exit = True
+    assert not thread.is_alive()
+    assert result.action == "publish" and result.decided_by == "sutura"
+    assert "is in production, but Sutura did not hear it" in caplog.text
+    (decision,) = store.decisions()
+    assert decision.action is Action.PUBLISH and decision.outcome == "pending_publish"
+    assert store.last_published(target.dataset).version is None and store.changes() == ([], "0")
+    store.close()
 
 
 def test_a_warehouse_in_the_stores_own_sqlite_file_publishes_without_waiting(tmp_path, engine_at):
@@ -222,7 +331,8 @@ def test_a_warehouse_in_the_stores_own_sqlite_file_publishes_without_waiting(tmp
     finally:
         db.dispose()
     assert result.action == "publish" and result.decided_by == "sutura"
-    assert [d.action for d in engine_at.decisions()] == [Action.PUBLISH]
+    assert [(d.action, d.outcome) for d in engine_at.decisions()] == [(Action.PUBLISH, "published")]
+    assert engine_at.last_published(target.dataset).version.content_fingerprint == f"c:{result.fingerprint}"
 
 
 # -- OpenLineage facts of the write --------------------------------------------------------

@@ -7,7 +7,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from sutura import Action, CheckResult, Dataset, Engine, ErrorInfo, Failure, FailureKind, Job
-from sutura.errors import SuturaError
+from sutura.errors import NotFound, SuturaError
+from sutura.hookspecs import hookimpl
 from sutura.store import schema as t
 from tests.core.builders import dataset, run_event, run_lifecycle
 
@@ -166,6 +167,85 @@ def test_quarantine_release_and_exactly_once_changes(engine: Engine) -> None:
     assert quarantine.outcome == "released"
     with pytest.raises(SuturaError):
         engine.release(bad.subject, "again")
+
+
+class _Notified:
+    """A plugin recording what ``sutura_decision_made`` hears."""
+
+    def __init__(self) -> None:
+        self.heard: list[tuple[str, str | None]] = []
+
+    @hookimpl
+    def sutura_decision_made(self, decision) -> None:
+        self.heard.append((decision.action.value, decision.outcome))
+
+
+def _status(engine: Engine, ds: Dataset, content: str) -> str:
+    return next(v.status.value for v in engine.versions(ds) if v.content_fingerprint == content)
+
+
+def test_a_deferred_publish_is_announced_only_once_production_holds_it(engine: Engine) -> None:
+    ds = Dataset(WH, "wh.main.two_phase")
+    ok = [CheckResult(ds, "not_null_id", True, field="id")]
+    engine.on_checks(ds, ok, fingerprint="v1", row_count=10)
+    _, cursor = engine.changes()
+    notified = _Notified()
+    engine.hooks.register(notified)
+    pending = engine.on_checks(ds, ok, fingerprint="v2", row_count=11, defer_publish=True)
+    assert pending.action is Action.PUBLISH and pending.outcome == "pending_publish"
+    assert engine.last_published(ds).version.content_fingerprint == "c:v1"
+    assert engine.changes(since=cursor) == ([], cursor)
+    assert _status(engine, ds, "c:v2") == "pending_audit" and notified.heard == []
+    engine.record_outcome(pending.id, "published")
+    assert engine.last_published(ds).version.content_fingerprint == "c:v2"
+    new, cursor2 = engine.changes(since=cursor)
+    assert [(c.content_fingerprint, c.previous) for c in new] == [("c:v2", "c:v1")]
+    assert notified.heard == [("publish", "published")]
+    engine.record_outcome(pending.id, "published")  # said twice: nothing moves
+    assert engine.changes(since=cursor2) == ([], cursor2) and notified.heard == [("publish", "published")]
+    assert engine.decisions(pending.subject)[0].outcome == "published"
+    with pytest.raises(SuturaError, match="settled already"):
+        engine.record_outcome(pending.id, "failed_write")
+
+
+def test_a_failed_write_after_a_deferred_publish_announces_nothing(engine: Engine) -> None:
+    ds = Dataset(WH, "wh.main.two_phase_failed")
+    ok = [CheckResult(ds, "ok", True)]
+    engine.on_checks(ds, ok, fingerprint="v1", row_count=10)
+    _, cursor = engine.changes()
+    pending = engine.on_checks(ds, ok, fingerprint="v2", row_count=11, defer_publish=True)
+    engine.record_outcome(pending.id, "failed_write")
+    engine.record_outcome(pending.id, "failed_write")  # said twice: harmless
+    assert engine.last_published(ds).version.content_fingerprint == "c:v1"
+    assert _status(engine, ds, "c:v2") == "failed_write"
+    assert engine.changes(since=cursor) == ([], cursor)
+    assert engine.decisions(pending.subject)[0].outcome == "failed_write"
+    with pytest.raises(SuturaError, match="settled already"):
+        engine.record_outcome(pending.id, "published")
+    again = engine.on_checks(ds, ok, fingerprint="v2", row_count=11, defer_publish=True)  # the next run writes it
+    assert _status(engine, ds, "c:v2") == "pending_audit"
+    engine.record_outcome(again.id, "published")
+    assert engine.last_published(ds).version.content_fingerprint == "c:v2"
+    assert [c.content_fingerprint for c in engine.changes(since=cursor)[0]] == ["c:v2"]
+
+
+def test_only_a_deferred_publish_can_be_confirmed(engine: Engine) -> None:
+    ds = Dataset(WH, "wh.main.two_phase_refused")
+    held = engine.on_checks(ds, [CheckResult(ds, "unique_id", False)], fingerprint="bad", defer_publish=True)
+    assert held.action is Action.QUARANTINE and held.outcome is None  # quarantines are never deferred
+    assert [v.content_fingerprint for v in engine.last_published(ds).quarantined] == ["c:bad"]
+    assert engine.incidents(state="open")
+    with pytest.raises(SuturaError, match="quarantine decision, not a deferred publish"):
+        engine.record_outcome(held.id, "published")
+    assert engine.changes(datasets=[ds])[0] == []
+    at_once = engine.on_checks(ds, [CheckResult(ds, "unique_id", True)], fingerprint="good")
+    with pytest.raises(SuturaError, match="no publish to confirm"):
+        engine.record_outcome(at_once.id, "published")
+    engine.record_outcome(at_once.id, "failed_write")  # as before: recorded, the version stays published
+    assert engine.decisions(at_once.subject)[0].outcome == "failed_write"
+    assert engine.last_published(ds).version.content_fingerprint == "c:good"
+    with pytest.raises(NotFound):
+        engine.record_outcome("no-such-decision", "published")
 
 
 def test_last_published_does_not_wait_for_a_writer(engine: Engine) -> None:

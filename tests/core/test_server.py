@@ -11,7 +11,19 @@ from typing import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from sutura import CheckResult, Dataset, Engine, EngineUnavailable, ErrorInfo, Failure, InvalidEvent, Job, RemoteEngine, config
+from sutura import (
+    CheckResult,
+    Dataset,
+    Engine,
+    EngineUnavailable,
+    ErrorInfo,
+    Failure,
+    InvalidEvent,
+    Job,
+    RemoteEngine,
+    SuturaError,
+    config,
+)
 from sutura.server import create_app
 from tests.core.builders import dataset, run_event, run_lifecycle
 
@@ -176,6 +188,44 @@ def test_remote_engine_matches_the_embedded_one(live_url: str, engine: Engine) -
     with pytest.raises(InvalidEvent):
         remote.ingest({"eventTime": "x", "run": {"runId": "r"}, "job": {"namespace": "n", "name": "j"}})
     assert "token" not in repr(RemoteEngine("http://x", token="secret"))
+
+
+def test_remote_engine_defers_a_publish_until_the_write_is_reported(live_url: str, engine: Engine) -> None:
+    remote = RemoteEngine(live_url, timeout=30)
+    ds = Dataset(WH, "wh.main.d")
+    ok = [CheckResult(ds, "unique_id", True)]
+    remote.on_checks(ds, ok, fingerprint="v1")
+    _, cursor = remote.changes()
+    pending = remote.on_checks(ds, ok, fingerprint="v2", defer_publish=True)
+    assert pending.action.value == "publish" and pending.outcome == "pending_publish"
+    assert remote.last_published(ds).version.content_fingerprint == "c:v1" and remote.changes(since=cursor) == ([], cursor)
+    remote.record_outcome(pending.id, "published")
+    remote.record_outcome(pending.id, "published")  # twice: harmless
+    assert remote.last_published(ds).version.content_fingerprint == "c:v2"
+    assert [c.content_fingerprint for c in remote.changes(since=cursor)[0]] == ["c:v2"]
+    failed = remote.on_checks(ds, ok, fingerprint="v3", defer_publish=True)
+    remote.record_outcome(failed.id, "failed_write")
+    assert remote.last_published(ds).version.content_fingerprint == "c:v2"
+    assert [v.status.value for v in remote.versions(ds) if v.content_fingerprint == "c:v3"] == ["failed_write"]
+    held = remote.on_checks(ds, [CheckResult(ds, "unique_id", False)], fingerprint="v4", defer_publish=True)
+    with pytest.raises(SuturaError, match="409.*not a deferred publish"):
+        remote.record_outcome(held.id, "published")
+    assert remote.decisions() == engine.decisions()
+
+
+def test_checks_defer_publish_is_a_boolean_and_needs_the_decide_scope(engine: Engine) -> None:
+    tokens = {"read-tok": ["read"], "decide-tok": ["decide"]}
+    with TestClient(create_app(engine, engine.settings.replace(**{"server.tokens": tokens}))) as c:
+        h = lambda t: {"Authorization": f"Bearer {t}"}  # noqa: E731
+        body = {"dataset": {"namespace": WH, "name": "wh.main.e"}, "fingerprint": "f", "results": [], "defer_publish": "yes"}
+        r = c.post("/api/v1/checks", json=body, headers=h("decide-tok"))
+        assert r.status_code == 400 and r.json()["field"] == "defer_publish"
+        d = c.post("/api/v1/checks", json={**body, "defer_publish": True}, headers=h("decide-tok")).json()
+        assert d["outcome"] == "pending_publish"
+        outcome = f"/api/v1/decisions/{d['id']}/outcome"
+        assert c.post(outcome, json={"outcome": "published"}, headers=h("read-tok")).status_code == 403
+        assert c.post(outcome, json={"outcome": "published"}, headers=h("decide-tok")).status_code == 200
+        assert c.get("/api/v1/changes", headers=h("read-tok")).json()["changes"][0]["content_fingerprint"] == "c:f"
 
 
 def _free_port() -> int:

@@ -59,6 +59,7 @@ def test_failed_check_quarantines_and_downstream_reads_last_good(engine, warehou
     assert first.success and first.output_for_node("total") == 6.0
     [published] = engine.decisions(action="publish", subject=None)[-1:]
     assert published.subject.startswith("version:dagster://local:orders@")
+    assert published.outcome == "published"  # deferred, then reported once the IO manager stored it
 
     data["df"] = BAD
     second = materialize([orders, total], instance=instance, resources=resources, raise_on_error=False)
@@ -102,6 +103,25 @@ def test_same_content_again_is_not_a_change(engine, warehouse):
     changes, _ = engine.changes()
     assert len(changes) == 1
     assert [d.action for d in engine.decisions(action="publish")] == [sutura.Action.PUBLISH] * 2
+
+
+def test_a_value_the_io_manager_cannot_store_is_never_announced(engine, warehouse):
+    """The engine decided PUBLISH, then storing the value fails (a directory is in the way of
+    the IO manager's file): the version is failed_write, the last published stays, no change."""
+    data, orders, total, resources, store = warehouse
+    instance = DagsterInstance.ephemeral()
+    assert materialize([orders], instance=instance, resources=resources).success
+    _, cursor = engine.changes()
+    data["df"] = GOOD.assign(amount=[4.0, 5.0, 6.0])
+    (store / "orders").unlink()
+    (store / "orders" / "in_the_way").mkdir(parents=True)
+    assert not materialize([orders, total], instance=instance, resources=resources, raise_on_error=False).success
+    failed, published = engine.decisions(action="publish")
+    assert (failed.outcome, published.outcome) == ("failed_write", "published")
+    dataset = "dataset:dagster://local:orders"
+    assert engine.last_published(dataset).version.content_fingerprint == f"c:{content_fingerprint(GOOD)}"
+    assert [v.status.value for v in engine.versions(dataset)] == ["failed_write", "published"]
+    assert engine.changes(since=cursor) == ([], cursor)
 
 
 def test_plain_asset_output_is_versioned_and_published(engine, tmp_path):

@@ -9,7 +9,14 @@ from sutura import CheckResult
 
 from sutura_airflow._identity import run_id_of
 from sutura_airflow.quarantine.checks import parse_checks
-from sutura_airflow.quarantine.wap import WapResult, audit_and_publish, publish_failed, publish_released, quarantine_message
+from sutura_airflow.quarantine.wap import (
+    WapResult,
+    audit_and_publish,
+    publish_confirmed,
+    publish_failed,
+    publish_released,
+    quarantine_message,
+)
 
 __all__ = ["ON_QUARANTINE", "run_file_wap", "run_sql_wap"]
 
@@ -94,7 +101,11 @@ def run_file_wap(
     on_quarantine: str,
     context: Any,
 ) -> tuple[WapResult, dict[str, Any]]:
-    """Write a DataFrame to an audit file next to ``path``, audit it, rename it into place or hold it."""
+    """Write a DataFrame to an audit file next to ``path``, audit it, rename it into place or hold it.
+
+    The engine's PUBLISH is deferred until the rename succeeded (then reported
+    ``published``); a failed rename is reported ``failed_write`` and fails the task.
+    """
     from sutura import Action, Decision
 
     from sutura_airflow._engine import call_engine
@@ -114,7 +125,7 @@ def run_file_wap(
     dataset = target.dataset
     decision = call_engine(
         "reporting check results",
-        lambda e: e.on_checks(dataset, results, run_id=run_id_of(context), fingerprint=fingerprint, row_count=rows),
+        lambda e: e.on_checks(dataset, results, run_id=run_id_of(context), fingerprint=fingerprint, row_count=rows, defer_publish=True),
     )
     failed = [r.assertion for r in results if not r.success]
     decided_by = "sutura"
@@ -130,6 +141,7 @@ def run_file_wap(
         except OSError as exc:
             publish_failed(decision, exc)
             raise
+        publish_confirmed(decision)
         result = WapResult(dataset.id, "publish", fingerprint, rows, decision.reason, version, None, failed, decided_by, columns)
         return result, settle(result, decision.reason, on_quarantine)
     held = target.hold(fingerprint)

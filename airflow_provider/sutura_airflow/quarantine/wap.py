@@ -4,14 +4,15 @@
 fingerprint, then the swap into production is staged (in a transaction, not committed),
 then the engine is asked to publish or quarantine, then the swap is committed (publish)
 or rolled back and the audit table held (quarantine). So a swap that cannot be made fails
-before the engine hears of the version (it stays unpublished), and the engine's PUBLISH
-is followed only by the commit. If that commit fails, the PUBLISH decision's outcome is
-recorded as ``failed_write`` and the task fails. (The engine records PUBLISH and marks the
-version published in one step, so the commit itself still comes after it; a warehouse
-that is the embedded engine's own SQLite file is asked before staging, as it is locked.)
-With the engine unreachable the decision is made locally (publish only if every check
-passed), so data is never published unchecked and the task behaves as it would without
-Sutura; one warning says so.
+before the engine hears of the version (it stays unpublished). The engine is asked with
+``defer_publish=True``: its PUBLISH announces nothing until the COMMIT succeeded and the
+outcome ``published`` is reported (then ``last_published`` and the change feed name the
+version); if the COMMIT fails, the outcome is ``failed_write``, the version never goes
+live and the task fails. If reporting ``published`` fails, production keeps the data and
+the task succeeds with a warning. (A warehouse that is the embedded engine's own SQLite
+file is asked before staging, as a staged swap locks it.) With the engine unreachable the
+decision is made locally (publish only if every check passed), so data is never published
+unchecked and the task behaves as it would without Sutura; one warning says so.
 """
 
 from __future__ import annotations
@@ -29,7 +30,15 @@ from sutura_airflow._engine import call_engine
 from sutura_airflow.quarantine.checks import Check, run_sql_checks
 from sutura_airflow.quarantine.sql import SqlTarget, content_fingerprint, open_engine
 
-__all__ = ["WapResult", "audit_and_publish", "publish_failed", "publish_released", "release_quarantine", "written_columns"]
+__all__ = [
+    "WapResult",
+    "audit_and_publish",
+    "publish_confirmed",
+    "publish_failed",
+    "publish_released",
+    "release_quarantine",
+    "written_columns",
+]
 
 log = logging.getLogger("sutura.airflow")
 
@@ -95,6 +104,7 @@ def audit_and_publish(
             publish_failed(decided[0], exc)
         raise
     decision, decided_by = decided
+    publish_confirmed(decision)
     log.info("published %s (%d rows, content %s): %s", dataset.id, rows, fingerprint, decision.reason)
     version = decision.subject if decided_by == "sutura" else None
     return WapResult(dataset.id, "publish", fingerprint, rows, decision.reason, version, None, failed, decided_by, written_columns(target, engine, target.table))
@@ -126,7 +136,7 @@ def _decide(
     """The engine's publish-or-quarantine Decision, else the local one; and who decided."""
     decision = call_engine(
         "reporting check results",
-        lambda e: e.on_checks(dataset, results, run_id=run_id, fingerprint=fingerprint, row_count=rows),
+        lambda e: e.on_checks(dataset, results, run_id=run_id, fingerprint=fingerprint, row_count=rows, defer_publish=True),
     )
     if decision is not None:
         return decision, "sutura"
@@ -135,8 +145,26 @@ def _decide(
     return Decision(action, dataset.id, reason + " (decided locally: Sutura unreachable)"), "local"
 
 
+def publish_confirmed(decision: Decision) -> None:
+    """Production holds what the engine said to publish: report it, so the engine announces it.
+
+    Never raises: production is committed, so a failure here only warns (the version stays
+    unannounced until a later run publishes it again).
+    """
+    if not decision.id:  # decided locally: nothing to report
+        return
+    reported = call_engine("confirming a publish", lambda e: e.record_outcome(decision.id, VersionStatus.PUBLISHED.value) or True)
+    if reported is None:
+        log.warning(
+            "%s is in production, but Sutura did not hear it: it stays unannounced (no change, not last published) "
+            "until a later run publishes it, or record_outcome(%r, 'published')",
+            decision.subject,
+            decision.id,
+        )
+
+
 def publish_failed(decision: Decision, exc: BaseException) -> None:
-    """The engine said publish but the swap did not commit: say so on the Decision."""
+    """The engine said publish but the write did not commit: the version never goes live."""
     log.error("publishing %s failed after the engine decided to publish it (%s: %s)", decision.subject, type(exc).__name__, exc)
     if decision.id:
         call_engine("recording a failed publish", lambda e: e.record_outcome(decision.id, VersionStatus.FAILED_WRITE.value))

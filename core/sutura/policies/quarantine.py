@@ -5,11 +5,19 @@ pending_audit -> published, or pending_audit -> quarantined -> released | discar
 Nothing is deleted: a quarantined version stays in the store (and, in the plugins, in
 its quarantine table) until a person or a fix releases or discards it. Downstream reads
 ``last_published`` meanwhile, with its staleness.
+
+Two-phase publish (``on_checks(..., defer_publish=True)``), for a plugin that writes
+production after asking: a PUBLISH is recorded with outcome ``pending_publish`` and the
+version stays pending_audit (not live, no publication seq, no change) until the plugin
+reports ``record_outcome(decision.id, "published")`` once production holds the data
+(then it is published exactly as a one-phase PUBLISH is) or ``"failed_write"`` when the
+write failed (the version becomes failed_write). Quarantines are never deferred.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import datetime, timezone
 from types import SimpleNamespace
 from typing import Any, Sequence
@@ -18,7 +26,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sutura.api import Staleness
-from sutura.errors import NotFound, SuturaError
+from sutura.errors import NotFound, PolicyError, SuturaError
 from sutura.hookspecs import hookimpl
 from sutura.ontology import Action, CheckResult, Dataset, Decision, VersionStatus, version_id
 from sutura.plugins import notify
@@ -27,9 +35,11 @@ from sutura.store import schema as t
 from sutura.store.db import dumps, insert_new
 from sutura.store.writer import next_seq
 
-__all__ = ["decide_checks", "last_published", "settle"]
+__all__ = ["PENDING_PUBLISH", "PUBLISH_OUTCOMES", "decide_checks", "last_published", "settle", "settle_publish"]
 
 POLICY = "sutura.quarantine"
+PENDING_PUBLISH = "pending_publish"  # outcome of a deferred PUBLISH until the plugin reports the write
+PUBLISH_OUTCOMES = (VersionStatus.PUBLISHED.value, VersionStatus.FAILED_WRITE.value)  # what it may report
 _LIVE = (VersionStatus.PUBLISHED.value, VersionStatus.RELEASED.value)
 _HELD = (VersionStatus.QUARANTINED.value, VersionStatus.FAILED_WRITE.value, VersionStatus.PENDING_AUDIT.value)
 
@@ -54,6 +64,7 @@ _LATEST_PENDING = (
     .order_by(_V.c.id.desc())
     .limit(1)
 )
+_BY_FINGERPRINT = sa.select(_V).where(_V.c.dataset_id == sa.bindparam("b_dataset"), _V.c.fingerprint == sa.bindparam("b_fingerprint"))
 _INSERT_VERSION = _V.insert()
 _UPDATE_VERSION = _V.update().where(_V.c.id == sa.bindparam("b_id"))  # SET what the call's values name
 _JOB_OF_RUN = sa.select(t.run.c.job_id).where(t.run.c.run_id == sa.bindparam("b_run"))
@@ -81,7 +92,9 @@ def decide_checks(
     run_id: str | None,
     fingerprint: str | None,
     row_count: int | None,
+    defer_publish: bool = False,
 ) -> Decision:
+    """Record the checks of a new version and decide publish or quarantine (see the module doc)."""
     from sutura.decisions import record
     from sutura.engine import node_ref, now_utc
     from sutura.ontology import parse_node_id
@@ -103,7 +116,12 @@ def decide_checks(
             "require_checks": engine.settings.get("quarantine.require_checks"),
         }
         decision = engine.hooks.hook.sutura_decide_publish(dataset=ds, results=list(results), context=context)
-        if decision.action is Action.PUBLISH:
+        if decision.action is Action.PUBLISH and defer_publish:
+            if decision.subject != context["version"]:
+                raise PolicyError(f"a deferred publish must be about the version under audit {context['version']}, got {decision.subject}")
+            _await_write(conn, version, now)
+            decision = replace(decision, outcome=PENDING_PUBLISH)
+        elif decision.action is Action.PUBLISH:
             _set_status(conn, version.id, VersionStatus.PUBLISHED, now, publish=True)
         elif decision.action is Action.QUARANTINE:
             _set_status(conn, version.id, VersionStatus.QUARANTINED, now, publish=False)
@@ -122,8 +140,82 @@ def decide_checks(
         return decision
 
     decision = engine.transaction(decide)
-    notify(engine.hooks, "sutura_decision_made", decision=decision, engine=engine)
+    if decision.outcome != PENDING_PUBLISH:  # a deferred publish is announced once it is settled
+        notify(engine.hooks, "sutura_decision_made", decision=decision, engine=engine)
     return decision
+
+
+def _await_write(conn: Connection, version: Any, now: datetime) -> None:
+    """A deferred PUBLISH: the version waits, pending_audit, for the plugin's write.
+
+    A version already live (the same content written again by its run) stays live: the
+    production data it names is still there whatever becomes of this write.
+    """
+    if version.status not in _LIVE and version.status != VersionStatus.PENDING_AUDIT.value:
+        _set_status(conn, version.id, VersionStatus.PENDING_AUDIT, now, publish=False)
+
+
+def settle_publish(engine: Any, decision_id: str, outcome: str) -> None:
+    """Settle a PUBLISH decided with ``defer_publish``: ``published`` or ``failed_write``.
+
+    ``published``: the version is marked published as a one-phase PUBLISH marks it (next
+    publication seq, so it appears in ``changes``; ``sutura_decision_made`` is notified).
+    ``failed_write``: the version becomes failed_write; ``last_published`` stays where it
+    was and no change appears. Saying the same outcome again changes nothing. Refused
+    (SuturaError): ``published`` for any decision but a deferred PUBLISH, and an outcome
+    contradicting one already settled. ``failed_write`` about a decision that was not
+    deferred only records the outcome, as before (its version was announced already).
+    """
+    from sutura.decisions import get, record_outcome
+    from sutura.engine import now_utc
+
+    def do(conn: Connection) -> Decision | None:
+        now = now_utc()
+        decision = get(conn, decision_id, lock=True)
+        if decision.outcome == outcome:
+            return None  # said already
+        if decision.action is not Action.PUBLISH or decision.outcome != PENDING_PUBLISH:
+            if outcome == VersionStatus.FAILED_WRITE.value and (decision.action is not Action.PUBLISH or decision.outcome is None):
+                record_outcome(conn, decision_id, outcome, now)
+                return None
+            raise SuturaError(_not_awaiting(decision, outcome))
+        row = _version_of(conn, decision.subject)
+        if outcome == VersionStatus.PUBLISHED.value:
+            _set_status(conn, row.id, VersionStatus.PUBLISHED, now, publish=True)
+        elif row.status == VersionStatus.PENDING_AUDIT.value:
+            _set_status(conn, row.id, VersionStatus.FAILED_WRITE, now, publish=False)
+        record_outcome(conn, decision_id, outcome, now)
+        return replace(decision, outcome=outcome)
+
+    settled = engine.transaction(do)
+    if settled is not None:
+        notify(engine.hooks, "sutura_decision_made", decision=settled, engine=engine)
+
+
+def _not_awaiting(decision: Decision, outcome: str) -> str:
+    if decision.action is not Action.PUBLISH:
+        return (
+            f"decision {decision.id} is a {decision.action.value} decision, not a deferred publish: "
+            f"only a publish decided with defer_publish=True can be reported {outcome!r}"
+        )
+    if decision.outcome is None:
+        return (
+            f"decision {decision.id} published {decision.subject} when it was made (on_checks without "
+            "defer_publish): there is no publish to confirm"
+        )
+    return f"decision {decision.id} is settled already as {decision.outcome!r}; it cannot become {outcome!r}"
+
+
+def _version_of(conn: Connection, subject: str) -> Any:
+    """The stored version a ``version:<ns>:<name>@<fingerprint>`` id names."""
+    ref, at, fingerprint = subject.removeprefix("version:").rpartition("@")
+    if not subject.startswith("version:") or not at:
+        raise NotFound(f"{subject} is not a dataset version")
+    node = reader.resolve(conn, f"dataset:{ref}")
+    row = conn.execute(_BY_FINGERPRINT, {"b_dataset": node.id, "b_fingerprint": fingerprint}).first()
+    if row is None:
+        raise NotFound(f"no version {subject}")
+    return row
 
 
 def _audited_dataset(conn: Connection, engine: Any, namespace: str, name: str, now: datetime) -> tuple[int, Dataset]:
