@@ -15,8 +15,11 @@ relation and publishes a ``DatasetEvent`` with that fingerprint as the dataset `
 so two fingerprint algorithms never disagree about the same table). A rewrite with
 identical content therefore changes nothing, unlike ``source_status:fresher+``.
 
+Sources are observed with their columns, so a dropped or retyped column is a breaking
+schema change for the engine, which holds the consumers (``held.py``).
+
 The cursor lives in ``<target-path>/sutura_state.json``, keyed by engine, profile and
-target; it advances only when a build succeeds (see ``advance``).
+target, with the models still held; it advances only when a build succeeds (see ``advance``).
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from typing import Any, Callable, Sequence
 from sutura.api import Change
 from sutura.ontology import Dataset
 
-__all__ = ["ChangeSet", "CursorStore", "observe_sources", "select_changed"]
+__all__ = ["ChangeSet", "CursorStore", "closure", "observe_sources", "select_changed"]
 
 log = logging.getLogger("sutura_dbt")
 
@@ -51,9 +54,21 @@ class CursorStore:
     def get(self) -> str | None:
         return (self._all().get(self.key) or {}).get("cursor")
 
-    def set(self, cursor: str) -> None:
+    def held(self) -> dict[str, Any]:
+        """The models held by a breaking schema change and not built since (see ``held.py``)."""
+        return (self._all().get(self.key) or {}).get("held") or {}
+
+    def set(self, cursor: str | None, held: dict[str, Any] | None = None) -> None:
+        """Store the cursor (None: keep it) and, unless None, the held models."""
         data = self._all()
-        data[self.key] = {"cursor": cursor, "updated_at": datetime.now(timezone.utc).isoformat()}
+        entry = data.get(self.key) or {}
+        if cursor is not None:
+            entry |= {"cursor": cursor, "updated_at": datetime.now(timezone.utc).isoformat()}
+        if held is not None:
+            entry["held"] = held
+            if not held:
+                del entry["held"]
+        data[self.key] = entry
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=2, sort_keys=True))
@@ -87,20 +102,20 @@ class ChangeSet:
 
     def add_planned(self, manifest: dict[str, Any], planned: Sequence[tuple[str, str]]) -> None:
         """Consumers the engine planned, as (unique id, reason), not already downstream of a root."""
-        covered = _closure(manifest, self.roots)
+        covered = closure(manifest, self.roots)
         for uid, reason in planned:
             if uid not in covered:
                 self.roots.setdefault(uid, []).append(reason)
 
 
-def _closure(manifest: dict[str, Any], roots: Any) -> set[str]:
-    """The roots and every node downstream of them."""
+def closure(manifest: dict[str, Any], roots: Any, blocked: set[str] | frozenset[str] = frozenset()) -> set[str]:
+    """The roots and every node downstream of them, not walking into ``blocked`` nodes."""
     children = manifest.get("child_map", {})
     seen = set(roots)
     stack = list(roots)
     while stack:
         for child in children.get(stack.pop(), []):
-            if child not in seen:
+            if child not in seen and child not in blocked:
                 seen.add(child)
                 stack.append(child)
     return seen
@@ -127,8 +142,10 @@ def observe_sources(
     dataset_of: Callable[[dict], Dataset],
     fingerprint: Callable[[str], tuple[str, int] | None],
     producer: str,
+    columns: Callable[[str], list[tuple[str, str]]] | None = None,
 ) -> dict[str, tuple[str, int]]:
-    """Fingerprint every source and publish the ones no producer reports; returns what was seen."""
+    """Fingerprint every source and publish the ones no producer reports, with their
+    ``columns`` (name, type) as the schema; returns what was seen."""
     from sutura.errors import NotFound
 
     seen: dict[str, tuple[str, int]] = {}
@@ -150,28 +167,32 @@ def observe_sources(
         seen[uid] = found
         if latest and latest[0].content_fingerprint == f"v:{found[0]}":
             continue  # the same content as last observed: nothing to tell
+        facets: dict[str, Any] = {
+            "version": {
+                "_producer": producer,
+                "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json",
+                "datasetVersion": found[0],
+            },
+            "suturaContent": {
+                "_producer": producer,
+                "_schemaURL": "https://sutura.dev/spec/facets/SuturaContentDatasetFacet.json",
+                "fingerprint": found[0],
+                "rowCount": found[1],
+            },
+        }
+        fields = columns(node["relation_name"]) if columns is not None else []
+        if fields:  # the engine compares it with the previous version's: a dropped or retyped column is a breaking change
+            facets["schema"] = {
+                "_producer": producer,
+                "_schemaURL": "https://openlineage.io/spec/facets/1-1-1/SchemaDatasetFacet.json",
+                "fields": [{"name": name, "type": kind} for name, kind in fields],
+            }
         events.append(
             {
                 "eventTime": now,
                 "producer": producer,
                 "schemaURL": "https://openlineage.io/spec/2-0-2/OpenLineage.json#/definitions/DatasetEvent",
-                "dataset": {
-                    "namespace": ds.namespace,
-                    "name": ds.name,
-                    "facets": {
-                        "version": {
-                            "_producer": producer,
-                            "_schemaURL": "https://openlineage.io/spec/facets/1-0-1/DatasetVersionDatasetFacet.json",
-                            "datasetVersion": found[0],
-                        },
-                        "suturaContent": {
-                            "_producer": producer,
-                            "_schemaURL": "https://sutura.dev/spec/facets/SuturaContentDatasetFacet.json",
-                            "fingerprint": found[0],
-                            "rowCount": found[1],
-                        },
-                    },
-                },
+                "dataset": {"namespace": ds.namespace, "name": ds.name, "facets": facets},
             }
         )
     if events:

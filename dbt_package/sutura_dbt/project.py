@@ -14,7 +14,7 @@ from typing import Any, Sequence
 
 import yaml
 
-__all__ = ["Project", "flag_value", "without_flags"]
+__all__ = ["Project", "flag_value", "flag_values", "without_flags"]
 
 # dbt flags that also apply to `dbt parse` (so the manifest we parse first is the one dbt would build).
 _PARSE_FLAGS = ("--project-dir", "--profiles-dir", "--profile", "--target", "-t", "--target-path", "--vars", "--threads")
@@ -30,6 +30,24 @@ def flag_value(args: Sequence[str], *names: str) -> str | None:
             elif arg.startswith(name + "="):
                 found = arg.split("=", 1)[1]
     return found
+
+
+def flag_values(args: Sequence[str], *names: str) -> list[str]:
+    """Every value of every ``--flag a b`` / ``--flag=a`` among ``names`` (selection flags take several).
+
+    >>> flag_values(["--exclude", "a", "b", "--threads", "2", "--exclude=c"], "--exclude")
+    ['a', 'b', 'c']
+    """
+    out: list[str] = []
+    taking = False
+    for arg in args:
+        if taking and not arg.startswith("-"):
+            out.append(arg)
+            continue
+        taking = arg in names
+        if not taking:
+            out += [arg.split("=", 1)[1] for n in names if arg.startswith(n + "=")]
+    return out
 
 
 def without_flags(args: Sequence[str], *names: str) -> list[str]:

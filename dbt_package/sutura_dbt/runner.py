@@ -4,7 +4,9 @@ One ``sutura-dbt build`` is: parse once (the manifest is reused by every attempt
 the selection (``--changed``), invoke dbt, then after each invocation emit its
 OpenLineage events, hand its test results to ``engine.on_checks``, ask
 ``engine.on_failure`` about each failed node, and invoke dbt again for exactly the nodes
-to retry. The exit code is dbt's, computed from each node's final status.
+to retry. The exit code is dbt's, computed from each node's final status. With
+``--changed``, a model the engine holds (a breaking schema change in its input) is left
+out with what only it feeds, said so, and remembered until fixed or accepted (``held.py``).
 
 A Sutura plugin never fails or stalls the build because Sutura is down or confused: the
 first failing engine call logs one warning and the rest of the run is plain dbt.
@@ -20,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-from sutura_dbt.project import Project, flag_value, without_flags
+from sutura_dbt.project import Project, flag_value, flag_values, without_flags
 
 __all__ = ["Outcome", "RunnerOptions", "run"]
 
@@ -122,6 +124,7 @@ def run(command: str, dbt_args: list[str], options: RunnerOptions) -> Outcome:
     cursor_before: str | None = None
     head: str | None = None
     cursors = None
+    holds = None
     tracks_changes = guard.up and command in ("build", "run") and (options.changed or _is_full(dbt_args))
     if tracks_changes:
         from sutura_dbt.changed import ChangeSet, observe_sources, select_changed
@@ -130,7 +133,9 @@ def run(command: str, dbt_args: list[str], options: RunnerOptions) -> Outcome:
         if context.fingerprinter is not None:
             try:
                 t_obs = time.perf_counter()
-                observed = observe_sources(guard.engine, manifest, context.dataset_of, context.fingerprinter, context.producer)
+                observed = observe_sources(
+                    guard.engine, manifest, context.dataset_of, context.fingerprinter, context.producer, context.fingerprinter.columns
+                )
                 summary["observed_sources"] = len(observed)
                 timings["observe"] = time.perf_counter() - t_obs
             except Exception as exc:
@@ -142,26 +147,40 @@ def run(command: str, dbt_args: list[str], options: RunnerOptions) -> Outcome:
         if options.changed and guard.up and cursor_before is None:
             echo("Sutura: no change cursor yet for this project and target: building everything once")
         elif options.changed and guard.up:
+            from sutura_dbt.held import exclude_words, runnable
+
             change_set = ChangeSet(changes, head or "", manifest, context.dataset_of)
             planned = guard("plan_runs", change_set.changes, integration="DBT") or []
             ours = context.job_names()
             change_set.add_planned(
                 manifest, [(ours[r.job.name], ",".join(r.reasons)) for r in planned if r.job.namespace == context.job_namespace and r.job.name in ours]
             )
+            holds = _holds(guard, cursors, change_set, manifest, context, ours)
+            for uid, hold in holds.fixed.items():  # edited since it was held: build it as if its input just changed
+                change_set.roots.setdefault(uid, []).append(f"edited since held: {hold.reason}")
             words = select_changed(manifest, change_set.roots)
+            excluded = holds.excluded(change_set.roots)
             summary["changes"] = [c.dataset.id for c in change_set.changes]
             summary["selected"] = words
             for uid, reasons in sorted(change_set.roots.items()):
                 echo(f"Sutura: changed {uid} ({', '.join(sorted(set(reasons)))})")
-            if not words:
-                echo(f"Sutura: nothing changed since the last successful build (cursor {cursor_before}): nothing to run")
-                cursors.set(head or cursor_before or "")
+            summary["held"] = holds.report(excluded, echo)
+            if not words or not runnable(manifest, change_set.roots, excluded):
+                if words:
+                    echo("Sutura: everything the changes reach is held: nothing to run")
+                else:
+                    echo(f"Sutura: nothing changed since the last successful build (cursor {cursor_before}): nothing to run")
+                cursors.set(head or cursor_before or "", holds.remaining({}))  # the holds stay, see held.py
                 context.finish(True)
                 summary["exit_code"] = 0
                 summary["final"] = {}
                 summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
                 return Outcome(0, summary)
             args = without_flags(args, *_SELECT_FLAGS) + ["--select", *words]
+            skip = exclude_words(manifest, excluded, holds.held)
+            if skip:
+                summary["excluded"] = skip
+                args = without_flags(args, "--exclude") + ["--exclude", *flag_values(dbt_args, "--exclude"), *skip]
 
     final: dict[str, str] = {}
     attempt, waits = 1, 0
@@ -226,9 +245,17 @@ def run(command: str, dbt_args: list[str], options: RunnerOptions) -> Outcome:
     summary["final"] = final
     summary["failed"] = failed
     summary["exit_code"] = code
-    if cursors is not None and guard.up and code == 0:
+    if guard.up and command in ("build", "run"):
         t_adv = time.perf_counter()
-        cursors.set(_advance(guard, head or cursor_before, context))
+        store = cursors if cursors is not None else _cursor_store(project, guard, context)
+        if holds is None:
+            from sutura_dbt.held import Holds
+
+            holds = Holds.load(manifest, store.held())
+        remaining = holds.remaining(final)  # a held model that built successfully is fixed or accepted
+        cursor = _advance(guard, head or cursor_before, context) if cursors is not None and code == 0 else None
+        if cursor is not None or remaining != store.held():
+            store.set(cursor, remaining)
         timings["cursor"] = time.perf_counter() - t_adv
     summary["timings"] = {k: round(v, 3) for k, v in timings.items()}
     context.finish(code == 0)
@@ -241,6 +268,15 @@ def _cursor_store(project: Project, guard: EngineGuard, context: _Context) -> An
     from sutura_dbt.changed import CursorStore
 
     return CursorStore(project.state_file, f"{guard.key()}|{project.profile_name}|{context.target}")
+
+
+def _holds(guard: EngineGuard, cursors: Any, change_set: Any, manifest: dict[str, Any], context: _Context, ours: dict[str, str]) -> Any:
+    """The models held so far (the state file) and by this plan (the engine's SKIP decisions)."""
+    from sutura_dbt.held import Holds, engine_holds
+
+    holds = Holds.load(manifest, cursors.held())
+    holds.add(engine_holds(guard, change_set.changes, context.job_namespace, ours, manifest))
+    return holds
 
 
 def _is_full(args: list[str]) -> bool:

@@ -95,15 +95,20 @@ def generate_project(
     return project
 
 
-def load_source(project: GeneratedProject, index: int, rows: list[tuple[int, float]], *, loaded_at: bool = False) -> None:
+def load_source(
+    project: GeneratedProject, index: int, rows: list[tuple], *, loaded_at: bool = False, amount: str | None = "double"
+) -> None:
     """What a loader does: (re)write ``raw.src_<index>`` with ``rows`` in one transaction
-    (with ``loaded_at``, each row also gets the load time, for dbt source freshness)."""
+    (with ``loaded_at``, each row also gets the load time, for dbt source freshness).
+    ``amount`` is the SQL type of the ``amount`` column; None leaves the column out
+    (rows are then ``(id,)``): a loader whose schema changed."""
     import duckdb
 
     with duckdb.connect(str(project.warehouse)) as con:
         con.execute("create schema if not exists raw")
         stamp = ", loaded_at timestamp" if loaded_at else ""
-        con.execute(f"create or replace table raw.src_{index} (id integer, amount double{stamp})")
+        columns = "id integer" + (f", amount {amount}" if amount else "")
+        con.execute(f"create or replace table raw.src_{index} ({columns}{stamp})")
         if rows:
-            values = "(?, ?, current_timestamp)" if loaded_at else "(?, ?)"
+            values = "(" + ", ".join("?" * len(rows[0])) + (", current_timestamp)" if loaded_at else ")")
             con.executemany(f"insert into raw.src_{index} values {values}", rows)
