@@ -33,6 +33,7 @@ from sutura.api import Change
 __all__ = ["Hold", "Holds", "checksum", "describe", "engine_holds", "exclude_words", "runnable"]
 
 _PHRASE = "breaking schema change in "
+_ENGINE_ADVICE = "; fix the model or accept the new schema"  # the runner says how, per model
 
 
 @dataclass(frozen=True)
@@ -107,7 +108,7 @@ def engine_holds(
                 continue
             reason = next((d.reason for d in decisions if _names(d.reason, change.dataset.id)), None)
             if reason is not None:  # no SKIP decision: the engine did not hold it (e.g. it reads a quarantine)
-                found.setdefault(uid, []).append((change, reason.removeprefix("held: ")))
+                found.setdefault(uid, []).append((change, reason.removeprefix("held: ").removesuffix(_ENGINE_ADVICE)))
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return {
         uid: Hold(

@@ -154,8 +154,16 @@ def test_schema_change_additive_flows_breaking_holds_the_models_using_it(played:
     assert ad["dagster_requested"] and ad["dagster_success"]
     br = r["breaking"]
     assert br["load_succeeded"] and br["kind"] == "schema_breaking" and "amount" not in br["raw_columns"]
-    assert len(br["held"]) == 1 and br["held"][0].endswith("stg_orders")
-    assert br["dbt_executions"] == [] and br["dagster_requested"] is False and br["mart_unchanged"]
-    [skip] = [d for d in r["decisions"] if d["action"] == "skip"]
-    assert skip["subject"] == br["held"][0]
+    # sutura-dbt build --changed itself holds stg_orders and leaves customer_revenue (fed only by it) out
+    assert br["held"] == ["model.estate.stg_orders"]
+    [hold] = br["holds"]
+    assert f"breaking schema change in {estate.raw_orders.id}" in hold["reason"]
+    assert hold["datasets"] == [estate.raw_orders.id] and hold["not_built"] == ["model.estate.customer_revenue"]
+    [line] = br["held_lines"]
+    assert line.startswith("Sutura: HELD model.estate.stg_orders and 1 downstream, not built")
+    assert "sutura-dbt build --select stg_orders+" in line  # how to accept the new schema
+    assert br["dbt_exit_code"] == 0 and br["dbt_executions"] == []  # dbt not invoked: everything reached is held
+    assert br["dagster_requested"] is False and br["mart_unchanged"]
+    [skip] = [d for d in r["decisions"] if d["action"] == "skip"]  # the engine's plan, asked once by the runner
+    assert skip["subject"] == estate.jobs()["stg_orders"]
     assert f"breaking schema change in {estate.raw_orders.id}" in skip["reason"]

@@ -64,10 +64,12 @@ def summarize(results: dict[str, dict[str, Any]]) -> list[str]:
     s = results.get("schema_change")
     if s:
         ad, br = s["additive"], s["breaking"]
+        not_built = [n.rsplit(".", 1)[-1] for h in br["holds"] for n in h["not_built"]]
         lines.append(
             f"4 schema change     : added column -> {ad['kind']}, dbt ran {len(ad['dbt_executions'])} models "
             f"(stg_orders has 'channel': {'channel' in ad['stg_columns']}); dropped amount -> {br['kind']}, held "
-            f"{[h.split(':')[-1] for h in br['held']]}, dbt ran {len(br['dbt_executions'])}, mart unchanged={br['mart_unchanged']}"
+            f"{[h.rsplit('.', 1)[-1] for h in br['held']]} (not built with it: {not_built}), dbt ran {len(br['dbt_executions'])}, "
+            f"mart unchanged={br['mart_unchanged']}"
         )
     return lines
 

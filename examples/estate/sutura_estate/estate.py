@@ -50,8 +50,17 @@ class DbtBuild:
     summary: dict[str, Any]
     output: str
     seconds: float
-    held: list[str] = field(default_factory=list)  # models the engine held (breaking schema change)
-    skipped_by_engine: bool = False
+
+    @property
+    def held(self) -> list[str]:
+        """Unique ids of the models ``--changed`` left out because the engine holds them
+        (a breaking schema change in an input), as the runner's summary lists them."""
+        return [h["node"] for h in self.summary.get("held", [])]
+
+    @property
+    def held_lines(self) -> list[str]:
+        """The runner's ``Sutura: HELD ...`` lines: which model, why, since when, how to release it."""
+        return [line for line in self.output.splitlines() if line.startswith("Sutura: HELD ")]
 
     @property
     def executions(self) -> list[str]:
@@ -189,14 +198,9 @@ class Estate:
     def dbt_build(self, day: str, *, changed: bool) -> DbtBuild:
         """``sutura-dbt build`` of the project for batch ``day``; with ``changed`` only what changed.
 
-        Before a change-driven build the engine's plan is read: models it holds (a breaking
-        schema change in an input) are left out and named.
+        With ``changed``, the runner leaves out the models the engine holds (a breaking schema
+        change in an input) and what only they feed; ``DbtBuild.held`` names them.
         """
-        held: list[str] = []
-        if changed:
-            held = self.held_models()
-            if held:
-                return DbtBuild(0, {"held": held}, "", 0.0, held, skipped_by_engine=True)
         self._await_deps()
         argv = [sys.executable, str(Path(__file__).with_name("dbt_step.py")), str(self.dbt_dir), *(["--changed"] if changed else []),
                 "--vars", json.dumps({"batch_date": day}), "--quiet"]
@@ -223,34 +227,6 @@ class Estate:
         code, self._deps = self._deps.returncode, None
         if code != 0:
             raise RuntimeError(f"dbt deps failed:\n{out[-3000:]}")
-
-    def held_models(self) -> list[str]:
-        """dbt models the engine holds now: it recorded a SKIP for them after a breaking change.
-
-        ``engine.plan_runs`` holds every consumer of a breaking change and records a SKIP
-        decision naming it; the dbt runner's ``--changed`` selection does not read that, so
-        the estate asks the engine first (the changes dbt has not consumed yet).
-        """
-        assert self.engine is not None
-        changes, _ = self.engine.changes(since=self._dbt_cursor(), datasets=[self.raw_orders.id])
-        breaking = [c for c in changes if c.kind == "schema_breaking"]
-        if not breaking:
-            return []
-        self.engine.plan_runs(breaking, integration="DBT")
-        held = []
-        for d in self.engine.decisions(action="skip", limit=50):
-            if any(c.dataset.id in d.reason for c in breaking) and d.subject.startswith("job:"):
-                held.append(d.subject)
-        return sorted(set(held))
-
-    def _dbt_cursor(self) -> str | None:
-        state = self.dbt_dir / "target" / "sutura_state.json"
-        try:
-            entries = json.loads(state.read_text())
-        except (OSError, ValueError):
-            return None
-        cursors = [v.get("cursor") for v in entries.values() if isinstance(v, dict)]
-        return cursors[0] if cursors else None
 
     # ------------------------------------------------------------------ Dagster
 

@@ -280,7 +280,9 @@ def schema_change(estate: Estate) -> dict[str, Any]:
     breaking_kind = changes2[-1].kind if changes2 else None
     _say(estate, f"Airflow estate_load: {'succeeded' if load2.succeeded else 'FAILED'}; engine: raw_orders change is {breaking_kind}")
     dbt2 = estate.dbt_build(day, changed=True)
-    _say(estate, f"dbt: {'held ' + ', '.join(h.split(':')[-1] for h in dbt2.held) if dbt2.held else 'ran ' + str(dbt2.executions)}")
+    _say(estate, f"dbt --changed: exit {dbt2.exit_code}, held {[h.rsplit('.', 1)[-1] for h in dbt2.held]}, ran {[e.rsplit('.', 1)[-1] for e in dbt2.executions]}")
+    for line in dbt2.held_lines:
+        _say(estate, line)
     dag2 = estate.features_tick()
     _say(estate, f"Dagster sutura_changes: {'requested a run' if dag2.requested else 'nothing requested'}")
     decisions = _decisions(estate, since)
@@ -294,6 +296,9 @@ def schema_change(estate: Estate) -> dict[str, Any]:
             "load_succeeded": load2.succeeded,
             "kind": breaking_kind,
             "held": dbt2.held,
+            "holds": dbt2.summary.get("held", []),
+            "held_lines": dbt2.held_lines,
+            "dbt_exit_code": dbt2.exit_code,
             "dbt_executions": dbt2.executions,
             "dagster_requested": dag2.requested,
             "mart_unchanged": estate.query("SELECT * FROM customer_revenue ORDER BY customer") == mart_before,
