@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from sutura.policies import breaker
@@ -28,6 +28,7 @@ events = st.lists(st.tuples(st.sampled_from(["fail", "success", "admit"]), st.fl
 
 
 @given(steps=events, threshold=st.integers(1, 5), window=st.floats(1, 100), cooldown=st.floats(1, 100))
+@example(steps=[("fail", 28.781054149863685), ("admit", 0.0)], threshold=1, window=1.0, cooldown=35.97000016224537)  # (a + b) - a > b
 def test_breaker_state_machine(steps, threshold: int, window: float, cooldown: float) -> None:
     c = Circuit("postgres://db:5432")
     now = 0.0

@@ -48,13 +48,13 @@ def admit(c: Circuit, now: float, cooldown: float) -> tuple[bool, float, Circuit
         return True, 0.0, c
     if c.state == "open":
         assert c.opened_at is not None
-        remaining = c.opened_at + cooldown - now
+        remaining = min(c.opened_at + cooldown - now, cooldown)  # min: (a + b) - a may exceed b by a rounding
         if remaining > 0:
             return False, remaining, c
         return True, 0.0, replace(c, state="half_open", probe_at=now)
     # half_open: a probe is in flight; let another through only if it vanished for a cooldown
     assert c.probe_at is not None
-    remaining = c.probe_at + cooldown - now
+    remaining = min(c.probe_at + cooldown - now, cooldown)
     if remaining > 0:
         return False, remaining, c
     return True, 0.0, replace(c, probe_at=now)
