@@ -19,6 +19,12 @@ includes the listener, OpenLineage emission and policy work between tasks, but n
 interpreter start-up or DAG parsing. Modes run interleaved, ``--rounds`` times, the order
 rotated each round; each figure is the median over rounds. Target: overhead < 50 ms per task.
 
+On a busy machine those wall-clock figures move by tens of milliseconds from run to run.
+A steadier one is printed too: in the full modes the transport is a subclass of
+``SuturaTransport`` that records how long each ``emit`` takes in the process that emits
+(the forked child, or the task process's thread), so Sutura's own time per event is
+measured directly (median over every event of every round).
+
     .venv/bin/python benchmarks/airflow_overhead.py [TASKS] [--rounds N] [--quick] [--json]
 """
 
@@ -74,6 +80,30 @@ def per_task(home) -> float:
     return (max(ends) - min(starts)).total_seconds() / len(ok)
 
 
+EMITS_ENV = "SUTURA_BENCH_EMITS"  # where the timed transport appends one duration (ms) per event
+TIMED_TRANSPORT = f'''"""SuturaTransport, timing each emit in the process that emits (a forked child or a thread)."""
+import os
+import time
+
+from sutura.transport import SuturaTransport as _Untimed
+
+
+class SuturaTransport(_Untimed):
+    def emit(self, event):
+        started = time.perf_counter()
+        try:
+            super().emit(event)
+        finally:
+            with open(os.environ["{EMITS_ENV}"], "a") as out:
+                out.write(f"{{(time.perf_counter() - started) * 1000:.3f}}\\n")
+'''
+
+
+def emit_times(path: Path) -> list[float]:
+    """Milliseconds per event in Sutura's transport, as the timed transport recorded them."""
+    return [float(line) for line in path.read_text().split()] if path.exists() else []
+
+
 def modes(root: Path, db_url: str) -> dict[str, tuple[dict[str, str], str | None]]:
     """Mode name -> (env, the mode it is compared with for Sutura's share, if any)."""
     plugins = root / "plugins"
@@ -81,6 +111,7 @@ def modes(root: Path, db_url: str) -> dict[str, tuple[dict[str, str], str | None
     (plugins / "sutura_plugin.py").write_text("from sutura_airflow.plugin import SuturaPlugin  # noqa: F401\n")
     (root / "settings").mkdir()
     (root / "settings" / "airflow_local_settings.py").write_text("from sutura_airflow.policy import task_policy  # noqa: F401\n")
+    (root / "settings" / "sutura_timed.py").write_text(TIMED_TRANSPORT)
     provider = {
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(plugins),
         "PYTHONPATH": str(root / "settings"),
@@ -88,7 +119,7 @@ def modes(root: Path, db_url: str) -> dict[str, tuple[dict[str, str], str | None
         "SUTURA_DB_URL": db_url,
     }
     lineage = {
-        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "sutura.transport.SuturaTransport", "db_url": db_url}),
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "sutura_timed.SuturaTransport", "db_url": db_url}),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": "bench",
     }
     noop = {"AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps({"type": "noop"}), "AIRFLOW__OPENLINEAGE__NAMESPACE": "bench"}
@@ -102,6 +133,10 @@ def modes(root: Path, db_url: str) -> dict[str, tuple[dict[str, str], str | None
         "OpenLineage alone, in thread, noop transport": ({**noop, **thread}, None),
         "full, OpenLineage execute_in_thread": ({**provider, **lineage, **thread}, "OpenLineage alone, in thread, noop transport"),
     }
+
+
+def _p90(values: list[float]) -> float:
+    return statistics.quantiles(values, n=10)[-1] if len(values) > 1 else values[0]
 
 
 def main() -> None:
@@ -122,13 +157,15 @@ def main() -> None:
         template = migrated_db()
         table = modes(root, db_url)
         samples: dict[str, list[float]] = {mode: [] for mode in table}
+        emits: dict[str, list[float]] = {mode: [] for mode in table}
         order = list(table)
         for r in range(rounds):
             for i, mode in enumerate(order[r % len(order) :] + order[: r % len(order)]):  # rotated: no mode always first
-                env = table[mode][0]
                 home = new_airflow_home(root / f"round{r}-mode{i}", dags_folder=dags, template=template)
+                env = {**table[mode][0], EMITS_ENV: str(home.path / "emits.txt")}
                 home.dags_test("sutura_overhead", env=env, timeout=900).check()
                 samples[mode].append(per_task(home))
+                emits[mode] += emit_times(home.path / "emits.txt")
         figures = {mode: statistics.median(v) for mode, v in samples.items()}
         base = figures[BASELINE]
         load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
@@ -145,6 +182,14 @@ def main() -> None:
                 "sutura_share_ms": round((seconds - figures[against]) * 1000, 1) if against else None,
                 "samples_ms": [round(x * 1000, 1) for x in samples[mode]],
             }
+            if emits[mode]:
+                summary[mode]["emit_ms"] = {"events": len(emits[mode]), "median": round(statistics.median(emits[mode]), 2), "p90": round(_p90(emits[mode]), 2)}
+        for mode, times in emits.items():
+            if times:
+                print(
+                    f"  time in Sutura's transport per event, {mode.split(', ', 1)[1]}: median {statistics.median(times):.1f} ms, "
+                    f"p90 {_p90(times):.1f} ms ({len(times)} events, {len(times) / (tasks * rounds):.1f} per task)"
+                )
         import sutura
 
         runs = sutura.Engine(db_url=db_url).runs("job:bench:sutura_overhead.step_0")

@@ -10,10 +10,12 @@ the retry policy learns from.
 
 When a try starts it arms a task that has ``SuturaRetryPolicy``, so that the engine's WAIT
 reschedules it instead of spending a try (see ``sutura_airflow.retry``). Where OpenLineage
-goes to Sutura's in-process transport, it also opens that transport's engine once per
+goes to Sutura's in-process transport, it also warms that transport's engine once per
 task process, before the OpenLineage listener forks (hence ``tryfirst``): the OpenLineage
 provider emits each event from a forked child by default, and the child inherits the
-open engine instead of importing the plugins and opening the store for every event.
+open engine and its compiled statements instead of importing the plugins, opening the
+store and compiling for every event (``sutura.transport.warm``). If the store cannot be
+opened, that is the one warning: the children stay quiet about it.
 
 Hook methods are thin; the work runs in ``_safe`` so that nothing ever raises into Airflow.
 """
@@ -33,7 +35,7 @@ except ImportError:  # pragma: no cover - very old Airflow
 from sutura_airflow._engine import call_engine, warn_once
 from sutura_airflow._identity import job_of, run_id_for_try
 
-__all__ = ["SuturaListener", "listener"]
+__all__ = ["SuturaListener", "listener", "preload"]
 
 log = logging.getLogger("sutura.airflow")
 _PRODUCER = "https://github.com/sutura-data/sutura/airflow_provider"
@@ -90,23 +92,51 @@ def _uses_sutura_transport(config: Any) -> bool:
     return any(_uses_sutura_transport(c) for c in (nested.values() if isinstance(nested, dict) else nested))
 
 
+def _sutura_transport_config() -> dict[str, Any] | None:
+    """The OpenLineage transport block when events go to Sutura's in-process transport, else None."""
+    from airflow.providers.openlineage import conf as ol_conf
+
+    if ol_conf.is_disabled():
+        return None
+    config = ol_conf.transport()
+    env_type = os.environ.get("OPENLINEAGE__TRANSPORT__TYPE", "")
+    if _uses_sutura_transport(config) or _uses_sutura_transport({"type": env_type}):
+        return config if isinstance(config, dict) else {}
+    return None
+
+
 def _prepare_transport() -> None:
     """Open the engine Sutura's OpenLineage transport writes to in this process, once."""
     global _transport_ready
     if _transport_ready:
         return
     _transport_ready = True
-    from airflow.providers.openlineage import conf as ol_conf
-
-    if ol_conf.is_disabled():
-        return
-    env_type = os.environ.get("OPENLINEAGE__TRANSPORT__TYPE", "")
-    if not (_uses_sutura_transport(ol_conf.transport()) or _uses_sutura_transport({"type": env_type})):
+    config = _sutura_transport_config()
+    if config is None:
         return
     from sutura.transport import warm
 
-    config = ol_conf.transport()
-    warm(config.get("db_url") if isinstance(config, dict) else None)  # forked emitters inherit it
+    warm(config.get("db_url"))  # forked emitters inherit it
+
+
+def preload() -> None:
+    """Import the engine and its plugins, when OpenLineage goes to Sutura's in-process transport.
+
+    Called when Airflow loads the plugin. Executors fork task processes from processes that
+    loaded it, so every task inherits these imports (about 180 ms) instead of paying them
+    when it first emits. Elsewhere (no such transport) nothing is imported: the scheduler
+    and the DAG processor stay light. It only imports; the store is opened per task.
+    """
+    try:
+        if _sutura_transport_config() is None:
+            return
+        import sutura.engine  # noqa: F401
+        import sutura.transport  # noqa: F401
+        from sutura.plugins import plugin_manager
+
+        plugin_manager()  # imports the built-in policies and every ``sutura`` entry point
+    except Exception as exc:  # noqa: BLE001 - a missed speed-up; the task imports it later
+        log.debug("Sutura could not preload the engine (%s: %s)", type(exc).__name__, exc)
 
 
 class SuturaListener:

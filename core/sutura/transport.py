@@ -10,8 +10,11 @@ Use it where a producer runs on the same machine as the store, with no server::
 
 Contract (openlineage-python): ``kind`` names the type, ``config_class`` parses the
 block, ``emit`` receives events. By default emitting never raises into the producer: an
-invalid event or an unreachable store is logged once per kind of problem and dropped.
-With ``strict: true`` it raises, for callers that keep their place and resend.
+invalid event or an unreachable store is logged once per process and kind of problem,
+and dropped. With ``strict: true`` it raises, for callers that keep their place and resend.
+
+A producer that forks a child per event (Airflow's OpenLineage provider, by default)
+calls ``warm`` before forking, so each child inherits an open, rehearsed engine.
 
 A producer that emits many events at once (a sensor's tick) wraps them in
 ``with transport.batch():``: they are stored in one transaction when the block ends,
@@ -54,7 +57,6 @@ class SuturaTransport(Transport):
 
     def __init__(self, config: SuturaConfig) -> None:
         self.config = config
-        self._warned: set[str] = set()
         self._local = threading.local()  # .pending: events of this thread's open batch
 
     def _get_engine(self) -> Any:
@@ -108,8 +110,8 @@ class SuturaTransport(Transport):
         if self.config.strict:
             raise exc
         kind = type(exc).__name__
-        if kind not in self._warned:
-            self._warned.add(kind)
+        if kind not in _WARNED:
+            _WARNED.add(kind)
             log.warning("Sutura could not store an OpenLineage event (%s: %s); continuing without it", kind, exc)
 
     def close(self, timeout: float = -1) -> bool:
@@ -123,6 +125,9 @@ def _decoded(payloads: list[Any]) -> list[Any]:
     return [event for p in payloads for event in (load_events(p) if isinstance(p, str) else [p])]
 
 
+# Kinds of problem already logged in this process (or, for a forked child, by its parent):
+# an emitter forked per event would otherwise log the same warning for every event.
+_WARNED: set[str] = set()
 _ENGINES: dict[str | None, tuple[int, Any]] = {}  # store URL -> (pid, engine)
 _ENGINES_LOCK = threading.Lock()
 
@@ -155,5 +160,119 @@ def _shared_engine(db_url: str | None) -> Any:
 
 
 def warm(db_url: str | None = None) -> None:
-    """Open the engine for ``db_url`` in this process before it forks emitters."""
-    _shared_engine(db_url)
+    """Open the engine for ``db_url`` in this process before it forks emitters, and rehearse.
+
+    A forked child inherits what the parent has done: the open engine, the modules of the
+    ingest path, the statements SQLAlchemy compiled. Without the rehearsal each child
+    compiles every statement it runs, for each event: most of a child's time
+    (docs/adr/0008-forked-emitters.md). Calling it again is free.
+
+    If the store cannot be opened it raises, for the caller to report: the emitters it
+    forks then stay quiet about that same problem instead of logging it for every event.
+    """
+    try:
+        engine = _shared_engine(db_url)
+    except Exception as exc:
+        _WARNED.add(type(exc).__name__)
+        raise
+    with _ENGINES_LOCK:
+        if db_url in _REHEARSED:
+            return
+        _REHEARSED.add(db_url)
+    try:
+        _rehearse(engine)
+    except Exception:  # noqa: BLE001 - only a missed speed-up: children compile for themselves
+        log.debug("Sutura could not rehearse the ingest path", exc_info=True)
+
+
+_REHEARSED: set[str | None] = set()  # store URLs whose engine warm() rehearsed
+
+
+def _rehearse(engine: Any) -> None:
+    """Run the ingest path once on sample events, in a transaction that is rolled back.
+
+    The samples take the paths a task's events take (a new job and run with a parent,
+    then its COMPLETE updating them, datasets read and written), so their statements are
+    compiled and cached on the engine. Nothing is stored. Only the built-in plugins'
+    ``sutura_events_applied`` hooks hear the samples, on the same rolled-back connection:
+    a third-party notifier must never hear of them.
+    """
+    from sutura.engine import now_utc
+    from sutura.plugins import BUILTIN_PLUGINS
+    from sutura.store.writer import Writer
+    from sutura.translate import translate
+
+    writer = Writer()  # default fingerprints: no plugin fingerprints a sample dataset
+    hooks = [h for h in engine.hooks.hook.sutura_events_applied.get_hookimpls() if getattr(h.plugin, "__name__", None) in BUILTIN_PLUGINS]
+    with engine.db.connect() as conn:
+        rolled_back = conn.begin()
+        try:
+            stand_in = _OnConnection(engine, conn)
+            for event in _samples():  # one at a time: each later one takes the update paths
+                applied = writer.apply(conn, [translate(p) for p in engine.validate(event)], now_utc())
+                kwargs = {"engine": stand_in, "events": [f.event.raw for f in applied]}
+                for hook in hooks:
+                    hook.function(**{k: v for k, v in kwargs.items() if k in hook.argnames})
+        finally:
+            rolled_back.rollback()
+
+
+class _OnConnection:
+    """The engine, with its transactions and reads run on one open connection."""
+
+    def __init__(self, engine: Any, conn: Any) -> None:
+        self._engine, self._conn = engine, conn
+
+    def transaction(self, fn: Any, **_: Any) -> Any:
+        return fn(self._conn)
+
+    def read(self, fn: Any) -> Any:
+        return fn(self._conn)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._engine, name)
+
+
+def _samples() -> list[dict[str, Any]]:
+    """Two tasks of one parent run, each START then COMPLETE, each reading and writing datasets.
+
+    A single-row and a multi-row statement are two statements to SQLAlchemy, so the
+    samples make both: the first task creates two jobs, two runs (its own and the
+    parent's) and three datasets, and its COMPLETE moves the three datasets' facets; the
+    second creates one of each, and its START moves one dataset's facets (its input, the
+    first task's output), its COMPLETE two.
+    """
+    import uuid
+    from datetime import datetime, timedelta, timezone
+
+    ns, now = "sutura-rehearsal", datetime.now(timezone.utc)
+    parent = {"run": {"runId": str(uuid.uuid4())}, "job": {"namespace": ns, "name": "dag"}}
+
+    def facet(**fields: Any) -> dict[str, Any]:
+        return {"_producer": _PRODUCER, "_schemaURL": _SCHEMA, **fields}
+
+    def dataset(name: str) -> dict[str, Any]:
+        return {"namespace": ns, "name": name, "facets": {"schema": facet(fields=[{"name": "id", "type": "INTEGER"}])}}
+
+    events = []
+    for task, reads, writes in (("dag.first", ["a", "b"], ["c"]), ("dag.second", ["c"], ["d"])):
+        run_id = str(uuid.uuid4())
+        for event_type in ("START", "COMPLETE"):
+            at = (now + timedelta(seconds=len(events))).isoformat()  # each later than the one before
+            events.append(
+                {
+                    "eventType": event_type,
+                    "eventTime": at,
+                    "producer": _PRODUCER,
+                    "schemaURL": _SCHEMA,
+                    "job": {"namespace": ns, "name": task, "facets": {"jobType": facet(jobType="TASK", integration="SUTURA", processingType="BATCH")}},
+                    "run": {"runId": run_id, "facets": {"parent": facet(**parent, root=parent), "nominalTime": facet(nominalStartTime=at)}},
+                    "inputs": [dataset(name) for name in reads],
+                    "outputs": [dataset(name) for name in writes],
+                }
+            )
+    return events
+
+
+_PRODUCER = "https://github.com/sutura-data/sutura/core"
+_SCHEMA = "https://openlineage.io/spec/2-0-2/OpenLineage.json#/$defs/RunEvent"
