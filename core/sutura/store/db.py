@@ -84,6 +84,7 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         cur.execute("PRAGMA foreign_keys=OFF")
         cur.execute(f"PRAGMA wal_autocheckpoint={_SAFETY_NET_PAGES}")
         cur.execute("PRAGMA journal_size_limit=16777216")  # a WAL reset after a checkpoint shrinks to 16 MiB
+        cur.execute(f"PRAGMA mmap_size={_MMAP_BYTES}")
         cur.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -97,6 +98,13 @@ def _sqlite_engine(url: sa.URL) -> sa.Engine:
         sa.event.listen(engine, "engine_disposed", lambda _engine: checkpointer.stop())
     return engine
 
+
+# Reads map the first 256 MiB of the database file instead of copying each page into a
+# per-connection cache (2 MiB by default): a 9,700-node lineage answer on a 100k-dataset
+# store (~250 MB) touched ~10,000 pages, one read() call each, about a fifth of its time.
+# The mapped pages are the OS page cache's, shared by every connection and process, so
+# this adds address space, not memory; past 256 MiB a file is read as before.
+_MMAP_BYTES = 256 * 1024 * 1024
 
 # SQLite's own checkpoint runs inside whichever commit crosses the threshold (1,000 WAL
 # pages by default), adding ~10 ms to that commit: the tail of a decision's latency. A
