@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from sutura.api import Explanation
-from sutura.diagnose.upstream import Health
+from sutura.diagnose.upstream import Health, last_run_id
 from sutura.errors import NotFound
 from sutura.hookspecs import hookimpl
 from sutura.ontology import Incident, IncidentState, node_id
@@ -36,14 +36,8 @@ def _iso(value: datetime | None) -> str | None:
     return (value if value.tzinfo else value.replace(tzinfo=timezone.utc)).isoformat()
 
 
-_last, _wait = t.run.alias("last"), t.decision.alias("waited")
-_LAST_RUN_ID = (
-    sa.select(_last.c.id)
-    .where(_last.c.job_id == t.job.c.id, _last.c.state.is_not(None))
-    .order_by(_last.c.started_at.desc().nulls_last(), _last.c.id.desc())
-    .limit(1)
-    .scalar_subquery()
-)
+_wait = t.decision.alias("waited")
+_LAST_RUN_ID = last_run_id(t.job.c.id)
 _LAST_WAIT_ID = (
     sa.select(_wait.c.id)
     .where(_wait.c.job_id == t.job.c.id, _wait.c.action == "wait")

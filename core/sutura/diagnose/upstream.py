@@ -22,7 +22,7 @@ from sutura.ontology import Failure, VersionStatus
 from sutura.store import schema as t
 
 __all__ = [
-    "Health", "Problem", "dataset_problem", "dataset_problems", "input_dataset_ids", "last_run", "name_params",
+    "Health", "Problem", "dataset_problem", "dataset_problems", "input_dataset_ids", "last_run", "last_run_id", "name_params",
     "unhealthy_inputs", "upstream_problems",
 ]
 
@@ -59,14 +59,22 @@ _NEWEST = (
     .order_by(_v.c.dataset_id, t.check_result.c.id)
 )
 
-_run = t.run.alias("last")
-_LAST_RUN_OF_IO = (
-    sa.select(_run.c.id)
-    .where(_run.c.job_id == t.job_io.c.job_id, _run.c.state.is_not(None))
-    .order_by(_run.c.started_at.desc().nulls_last(), _run.c.id.desc())
-    .limit(1)
-    .scalar_subquery()
-)
+
+
+def last_run_id(job_id: Any) -> Any:
+    """The id of the job's latest run (started last, then newest), as a scalar subquery
+    correlated on ``job_id``: the column of the enclosing query that holds the job's id."""
+    last = t.run.alias("last")
+    return (
+        sa.select(last.c.id)
+        .where(last.c.job_id == job_id, last.c.state.is_not(None))
+        .order_by(last.c.started_at.desc().nulls_last(), last.c.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+_LAST_RUN_OF_IO = last_run_id(t.job_io.c.job_id)
 # Per dataset: the jobs writing it, with the last run of each.
 _PRODUCERS = (
     sa.select(t.job_io.c.dataset_id, t.job_io.c.job_id, t.job.c.name, t.run.c.state, t.run.c.started_at, t.run.c.ended_at)

@@ -206,12 +206,20 @@ def _not_awaiting(decision: Decision, outcome: str) -> str:
     return f"decision {decision.id} is settled already as {decision.outcome!r}; it cannot become {outcome!r}"
 
 
+def _split_version(ref: str) -> tuple[str, str | None]:
+    """(dataset ref, fingerprint) of ``version:<ns>:<name>@<fingerprint>``; any other ref has no fingerprint."""
+    rest, at, fingerprint = ref.removeprefix("version:").rpartition("@")
+    if not ref.startswith("version:") or not at:
+        return ref, None
+    return f"dataset:{rest}", fingerprint
+
+
 def _version_of(conn: Connection, subject: str) -> Any:
     """The stored version a ``version:<ns>:<name>@<fingerprint>`` id names."""
-    ref, at, fingerprint = subject.removeprefix("version:").rpartition("@")
-    if not subject.startswith("version:") or not at:
+    ref, fingerprint = _split_version(subject)
+    if fingerprint is None:
         raise NotFound(f"{subject} is not a dataset version")
-    node = reader.resolve(conn, f"dataset:{ref}")
+    node = reader.resolve(conn, ref)
     row = conn.execute(_BY_FINGERPRINT, {"b_dataset": node.id, "b_fingerprint": fingerprint}).first()
     if row is None:
         raise NotFound(f"no version {subject}")
@@ -335,10 +343,7 @@ def settle(engine: Any, version: Any, reason: str, *, by: str | None, release: b
 def _find_quarantined(conn: Connection, ref: str) -> tuple[Any, Dataset]:
     """A version by ``version:<ns>:<name>@<fingerprint>``, or a dataset's latest quarantine."""
     v = t.dataset_version
-    fingerprint = None
-    if ref.startswith("version:"):
-        ref, _, fingerprint = ref[len("version:") :].rpartition("@")
-        ref = f"dataset:{ref}"
+    ref, fingerprint = _split_version(ref)
     node = reader.resolve(conn, ref)
     if node.kind != "dataset":
         raise NotFound(f"{ref} is not a dataset or a dataset version")
